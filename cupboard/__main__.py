@@ -1,0 +1,5 @@
+import sys
+
+from cupboard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,7 @@
+"""Clinical catalogues as data, each entry carrying its source tag.
+
+Everything the clinic names (pathway statuses, investigations, markers, sites,
+histology, decisions, favourable subtypes, biomarkers) is defined once here.
+Source tags are the bracketed tags of ``shared/reference/cup-clinical.md`` and are
+resolved to full citations by :mod:`cupboard.knowledge.sources`.
+"""

@@ -1,0 +1,202 @@
+"""Referrals and cases: register, update status and presentation, read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cupboard import validation as v
+from cupboard.db import unit_of_work
+from cupboard.errors import NotFoundError, ValidationError
+from cupboard.knowledge.investigations import INVESTIGATIONS
+from cupboard.knowledge.pathway import CASE_STATUS_CODES, CLOSING_REASONS, DIAGNOSTIC_STAGES
+from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES
+from cupboard.models import Case, Investigation, Patient
+from cupboard.services.audit import apply_update, record_creation
+from cupboard.services.context import ServiceContext
+
+SEXES = ("female", "male")
+MAX_AGE_YEARS = 130
+
+
+@dataclass(frozen=True)
+class Referral:
+    """What a referral on well-founded suspicion must contain [SVF]."""
+
+    mrn: str
+    name: str
+    sex: str
+    date_of_birth: dt.date | str
+    referral_date: dt.date | str
+    pathway_start: dt.date | str | None = None
+    phone: str | None = None
+    referrer_name: str | None = None
+    referrer_phone: str | None = None
+    prior_malignancy: str | None = None
+    presentation: str | None = None
+    metastatic_sites: tuple[str, ...] = ()
+    lesion_count: int | None = None
+    bone_pattern: str | None = None
+    oncologist_id: int | None = None
+    navigator_id: int | None = None
+
+
+def validate_sites(field: str, sites: object) -> list[str]:
+    if not isinstance(sites, list | tuple):
+        raise ValidationError(field, "must be a list of site codes")
+    cleaned: list[str] = []
+    for site in sites:
+        v.choice(field, site, METASTATIC_SITES)
+        if site not in cleaned:
+            cleaned.append(site)
+    return cleaned
+
+
+def validate_referral(referral: Referral, today: dt.date) -> dict[str, Any]:
+    dob = v.date("date_of_birth", referral.date_of_birth, not_after=today)
+    if (today - dob).days > MAX_AGE_YEARS * 366:
+        raise ValidationError("date_of_birth", f"gives an age over {MAX_AGE_YEARS} years")
+    referral_date = v.date("referral_date", referral.referral_date, not_after=today)
+    v.not_before("referral_date", referral_date, "date_of_birth", dob)
+    pathway_start = v.optional_date("pathway_start", referral.pathway_start, not_after=today)
+    return {
+        "mrn": v.text("mrn", referral.mrn, 32),
+        "name": v.text("name", referral.name, 200),
+        "sex": v.choice("sex", referral.sex, SEXES),
+        "date_of_birth": dob,
+        "referral_date": referral_date,
+        "pathway_start": pathway_start or referral_date,
+        "phone": v.optional_phone("phone", referral.phone),
+        "referrer_name": v.optional_text("referrer_name", referral.referrer_name),
+        "referrer_phone": v.optional_phone("referrer_phone", referral.referrer_phone),
+        "prior_malignancy": v.optional_text(
+            "prior_malignancy", referral.prior_malignancy, v.MAX_LONG_TEXT
+        ),
+        "presentation": v.optional_text("presentation", referral.presentation, v.MAX_LONG_TEXT),
+        "metastatic_sites": validate_sites("metastatic_sites", list(referral.metastatic_sites)),
+        "lesion_count": v.optional_integer("lesion_count", referral.lesion_count, 0, 1000),
+        "bone_pattern": v.optional_choice("bone_pattern", referral.bone_pattern, BONE_PATTERNS),
+    }
+
+
+def initial_workup_status(applies_to: str, sex: str) -> str:
+    """Investigations every patient of this sex needs start as 'to request' [ESMO23];
+    conditional ones start 'not indicated' until the presentation calls for them."""
+    return "to_request" if applies_to in ("all", sex) else "not_indicated"
+
+
+def next_pseudonym(session: Session) -> str:
+    last = session.scalar(select(Patient.pseudonym).order_by(Patient.id.desc()).limit(1))
+    number = int(last.split("-")[1]) + 1 if last else 1
+    return f"CUP-{number:05d}"
+
+
+def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | None = None) -> int:
+    """A new patient and case with one investigation row per workup item; returns case id."""
+    ctx.require("register_referral")
+    today = today or dt.date.today()
+    data = validate_referral(referral, today)
+    with unit_of_work(ctx.database_url) as session:
+        if session.scalar(select(Patient.id).where(Patient.mrn == data["mrn"])) is not None:
+            raise ValidationError("mrn", f"a patient with MRN {data['mrn']} already exists")
+        patient = Patient(
+            pseudonym=next_pseudonym(session),
+            **{k: data[k] for k in ("mrn", "name", "sex", "date_of_birth", "phone")},
+            referrer_name=data["referrer_name"],
+            referrer_phone=data["referrer_phone"],
+            prior_malignancy=data["prior_malignancy"],
+        )
+        session.add(patient)
+        record_creation(session, ctx.actor, patient)
+        case = Case(
+            patient_id=patient.id,
+            status="referred",
+            diagnostic_stage="muo",
+            pathway_start=data["pathway_start"],
+            referral_date=data["referral_date"],
+            presentation=data["presentation"],
+            metastatic_sites=data["metastatic_sites"],
+            lesion_count=data["lesion_count"],
+            bone_pattern=data["bone_pattern"],
+            oncologist_id=referral.oncologist_id,
+            navigator_id=referral.navigator_id,
+        )
+        session.add(case)
+        record_creation(session, ctx.actor, case)
+        for item in INVESTIGATIONS:
+            investigation = Investigation(
+                case_id=case.id,
+                code=item.code,
+                status=initial_workup_status(item.applies_to, data["sex"]),
+            )
+            session.add(investigation)
+            record_creation(session, ctx.actor, investigation)
+        return case.id
+
+
+# Fields of a case a navigator or oncologist may change, with their validators.
+def _validate_case_changes(changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    validators = {
+        "status": lambda x: v.choice("status", x, CASE_STATUS_CODES),
+        "diagnostic_stage": lambda x: v.choice("diagnostic_stage", x, DIAGNOSTIC_STAGES),
+        "presentation": lambda x: v.optional_text("presentation", x, v.MAX_LONG_TEXT),
+        "metastatic_sites": lambda x: validate_sites("metastatic_sites", x),
+        "lesion_count": lambda x: v.optional_integer("lesion_count", x, 0, 1000),
+        "bone_pattern": lambda x: v.optional_choice("bone_pattern", x, BONE_PATTERNS),
+        "primary_found_site": lambda x: v.optional_choice("primary_found_site", x, PRIMARY_SITES),
+        "primary_found_by": lambda x: v.optional_text("primary_found_by", x, 32),
+        "primary_found_on": lambda x: v.optional_date("primary_found_on", x, not_after=today),
+        "closing_reason": lambda x: v.optional_choice("closing_reason", x, CLOSING_REASONS),
+        "closed_on": lambda x: v.optional_date("closed_on", x, not_after=today),
+        "oncologist_id": lambda x: v.optional_integer("oncologist_id", x, 1, 2**31),
+        "navigator_id": lambda x: v.optional_integer("navigator_id", x, 1, 2**31),
+        "pathway_start": lambda x: v.date("pathway_start", x, not_after=today),
+    }
+    cleaned: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in validators:
+            raise ValidationError(key, "is not a field of a case that can be changed here")
+        cleaned[key] = validators[key](value)
+    return cleaned
+
+
+def update_case(
+    ctx: ServiceContext,
+    case_id: int,
+    seen_version: int,
+    changes: dict[str, Any],
+    reason: str | None = None,
+    today: dt.date | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Change a case's status or presentation; closing needs a reason [SVF]."""
+    ctx.require("update_case")
+    today = today or dt.date.today()
+    cleaned = _validate_case_changes(changes, today)
+    with unit_of_work(ctx.database_url) as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFoundError("case", case_id)
+        status = cleaned.get("status", case.status)
+        if status == "closed":
+            reason_code = cleaned.get("closing_reason", case.closing_reason)
+            if reason_code is None:
+                raise ValidationError("closing_reason", "is required to close a case")
+            cleaned.setdefault("closed_on", case.closed_on or today)
+        if cleaned.get("closing_reason") == "primary_found" or cleaned.get("primary_found_site"):
+            site = cleaned.get("primary_found_site", case.primary_found_site)
+            if site is None:
+                raise ValidationError("primary_found_site", "name the primary that was found")
+            cleaned.setdefault("diagnostic_stage", "primary_found")
+            cleaned.setdefault("primary_found_on", case.primary_found_on or today)
+        return apply_update(session, ctx.actor, case, cleaned, seen_version, reason)
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFoundError("case", case_id)
+    return case

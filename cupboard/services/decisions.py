@@ -1,0 +1,161 @@
+"""MDT decisions [cup-clinical.md section 5]: recorded, amended, never overwritten."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cupboard import validation as v
+from cupboard.db import unit_of_work
+from cupboard.errors import ConflictError, NotFoundError, ValidationError
+from cupboard.knowledge.decisions import DECISION_KINDS_BY_CODE, LOCAL_MODALITIES
+from cupboard.knowledge.sites import PRIMARY_SITES
+from cupboard.models import Decision, MdtMeeting
+from cupboard.services.audit import apply_update, record_creation
+from cupboard.services.cases import get_case
+from cupboard.services.context import ServiceContext
+from cupboard.services.meetings import validate_attendees
+
+
+@dataclass(frozen=True)
+class DecisionDraft:
+    code: str
+    rationale: str
+    decided_on: dt.date | str
+    meeting_id: int | None = None
+    presumed_primary: str | None = None
+    regimen: str | None = None
+    biomarker: str | None = None
+    alteration: str | None = None
+    target_site: str | None = None
+    local_modality: str | None = None
+    workup_requested: str | None = None
+    plan: str | None = None
+    ecog_at_decision: int | None = None
+    attendees: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    chair_id: int | None = None
+    follow_up_due: dt.date | str | None = None
+
+
+def validate_decision(draft: DecisionDraft, today: dt.date) -> dict[str, Any]:
+    kind = DECISION_KINDS_BY_CODE.get(draft.code) if isinstance(draft.code, str) else None
+    if kind is None:
+        v.choice("code", draft.code, DECISION_KINDS_BY_CODE)
+    assert kind is not None
+    values: dict[str, Any] = {
+        "code": draft.code,
+        "rationale": v.text("rationale", draft.rationale, v.MAX_LONG_TEXT),
+        "decided_on": v.date("decided_on", draft.decided_on, not_after=today),
+        "meeting_id": v.optional_integer("meeting_id", draft.meeting_id, 1, 2**31),
+        "presumed_primary": v.optional_choice(
+            "presumed_primary", draft.presumed_primary, PRIMARY_SITES
+        ),
+        "regimen": v.optional_text("regimen", draft.regimen),
+        "biomarker": v.optional_text("biomarker", draft.biomarker, 60),
+        "alteration": v.optional_text("alteration", draft.alteration, 120),
+        "target_site": v.optional_text("target_site", draft.target_site, 120),
+        "local_modality": v.optional_choice(
+            "local_modality", draft.local_modality, LOCAL_MODALITIES
+        ),
+        "workup_requested": v.optional_text(
+            "workup_requested", draft.workup_requested, v.MAX_LONG_TEXT
+        ),
+        "plan": v.optional_text("plan", draft.plan, v.MAX_LONG_TEXT),
+        "ecog_at_decision": v.optional_integer("ecog_at_decision", draft.ecog_at_decision, 0, 5),
+        "attendees": validate_attendees(draft.attendees),
+        "chair_id": v.optional_integer("chair_id", draft.chair_id, 1, 2**31),
+        "follow_up_due": v.optional_date("follow_up_due", draft.follow_up_due),
+    }
+    # Each decision names what it is about [cup-clinical.md section 5].
+    if kind.required_detail and not values[kind.required_detail]:
+        raise ValidationError(kind.required_detail, f"is required for {kind.label.lower()}")
+    return values
+
+
+def record_decision(
+    ctx: ServiceContext, case_id: int, draft: DecisionDraft, today: dt.date | None = None
+) -> int:
+    """Record the board's decision; the case moves to 'decision recorded'."""
+    ctx.require("record_decision")
+    today = today or dt.date.today()
+    values = validate_decision(draft, today)
+    with unit_of_work(ctx.database_url) as session:
+        case = get_case(session, case_id)
+        meeting_id = values["meeting_id"]
+        if meeting_id is not None and session.get(MdtMeeting, meeting_id) is None:
+            raise NotFoundError("meeting", meeting_id)
+        decision = Decision(case_id=case_id, decided_by_id=ctx.actor.user_id, **values)
+        session.add(decision)
+        record_creation(session, ctx.actor, decision)
+        if case.status not in ("decision_recorded", "in_treatment", "closed"):
+            apply_update(session, ctx.actor, case, {"status": "decision_recorded"}, case.version)
+        return decision.id
+
+
+def amend_decision(
+    ctx: ServiceContext,
+    decision_id: int,
+    seen_version: int,
+    draft: DecisionDraft,
+    reason: str,
+    today: dt.date | None = None,
+) -> int:
+    """A correction is a new decision pointing at the old one, which is kept, marked
+    superseded, and never rewritten."""
+    ctx.require("record_decision")
+    today = today or dt.date.today()
+    reason = v.text("reason", reason, v.MAX_LONG_TEXT)
+    values = validate_decision(draft, today)
+    with unit_of_work(ctx.database_url) as session:
+        old = session.get(Decision, decision_id)
+        if old is None:
+            raise NotFoundError("decision", decision_id)
+        if old.superseded:
+            raise ValidationError("decision", "was already amended; amend the latest version")
+        if old.version != seen_version:
+            raise ConflictError("decision", decision_id)
+        apply_update(session, ctx.actor, old, {"superseded": True}, seen_version, reason)
+        new = Decision(
+            case_id=old.case_id,
+            decided_by_id=ctx.actor.user_id,
+            amends_decision_id=old.id,
+            **values,
+        )
+        session.add(new)
+        record_creation(session, ctx.actor, new, reason=reason)
+        return new.id
+
+
+def update_follow_up(
+    ctx: ServiceContext,
+    decision_id: int,
+    seen_version: int,
+    changes: dict[str, Any],
+    today: dt.date | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Treatment start and follow-up dates: the only fields of a decision that change."""
+    ctx.require("update_decision_follow_up")
+    today = today or dt.date.today()
+    allowed = {
+        "treatment_started_on": lambda x: v.optional_date("treatment_started_on", x),
+        "follow_up_due": lambda x: v.optional_date("follow_up_due", x),
+        "follow_up_done_on": lambda x: v.optional_date("follow_up_done_on", x, not_after=today),
+    }
+    cleaned = {}
+    for key, value in changes.items():
+        if key not in allowed:
+            raise ValidationError(key, "cannot be changed; amend the decision instead")
+        cleaned[key] = allowed[key](value)
+    with unit_of_work(ctx.database_url) as session:
+        decision = session.get(Decision, decision_id)
+        if decision is None:
+            raise NotFoundError("decision", decision_id)
+        v.not_before(
+            "treatment_started_on",
+            cleaned.get("treatment_started_on"),
+            "decided_on",
+            decision.decided_on,
+        )
+        return apply_update(session, ctx.actor, decision, cleaned, seen_version)

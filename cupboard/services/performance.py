@@ -1,0 +1,39 @@
+"""Performance status (ECOG) observations [ECOG]."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cupboard import validation as v
+from cupboard.db import unit_of_work
+from cupboard.models import EcogObservation
+from cupboard.services.audit import record_creation
+from cupboard.services.cases import get_case
+from cupboard.services.context import ServiceContext
+
+
+def record_ecog(
+    ctx: ServiceContext,
+    case_id: int,
+    *,
+    score: int,
+    observed_on: dt.date | str,
+    weight_kg: float | None = None,
+    note: str | None = None,
+    today: dt.date | None = None,
+) -> int:
+    """Record an ECOG score 0-5 on a date (and weight, if measured)."""
+    ctx.require("record_ecog")
+    today = today or dt.date.today()
+    values = {
+        "score": v.integer("ecog", score, 0, 5),
+        "observed_on": v.date("observed_on", observed_on, not_after=today),
+        "weight_kg": v.optional_number("weight_kg", weight_kg, 1, 400),
+        "note": v.optional_text("note", note, v.MAX_LONG_TEXT),
+    }
+    with unit_of_work(ctx.database_url) as session:
+        get_case(session, case_id)
+        row = EcogObservation(case_id=case_id, recorded_by_id=ctx.actor.user_id, **values)
+        session.add(row)
+        record_creation(session, ctx.actor, row)
+        return row.id

@@ -1,0 +1,109 @@
+"""The diagnostic workup: each investigation's status, dates and result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from cupboard import validation as v
+from cupboard.db import unit_of_work
+from cupboard.errors import NotFoundError, ValidationError
+from cupboard.knowledge.investigations import INVESTIGATION_CODES, INVESTIGATION_STATUS_CODES
+from cupboard.models import Investigation
+from cupboard.services.audit import apply_update
+from cupboard.services.context import ServiceContext
+
+# The date a status change stamps when the user gives none (one-click updates).
+STATUS_DATE_FIELD: dict[str, str] = {
+    "requested": "requested_on",
+    "done": "done_on",
+    "reported": "reported_on",
+}
+
+EDITABLE_FIELDS = (
+    "status",
+    "requested_on",
+    "booked_for",
+    "done_on",
+    "reported_on",
+    "result_text",
+    "responsible",
+    "reviewed_on",
+)
+
+# A booking can lie in the future; the other dates record what has happened.
+_FUTURE_ALLOWED = {"booked_for"}
+
+
+def validate_investigation_changes(changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "code":
+            v.choice("code", value, INVESTIGATION_CODES)
+            raise ValidationError("code", "cannot be changed; each investigation has its own row")
+        if key not in EDITABLE_FIELDS:
+            raise ValidationError(key, "is not a field of an investigation")
+        if key == "status":
+            cleaned[key] = v.choice("status", value, INVESTIGATION_STATUS_CODES)
+        elif key == "result_text":
+            cleaned[key] = v.optional_text("result_text", value, v.MAX_LONG_TEXT)
+        elif key == "responsible":
+            cleaned[key] = v.optional_text("responsible", value, 120)
+        else:
+            limit = None if key in _FUTURE_ALLOWED else today
+            cleaned[key] = v.optional_date(key, value, not_after=limit)
+    return cleaned
+
+
+def check_investigation_dates(row: dict[str, Any]) -> None:
+    """Dates must follow the order of events: requested ≤ booked, done ≤ reported."""
+    v.not_before("booked_for", row.get("booked_for"), "requested_on", row.get("requested_on"))
+    v.not_before("done_on", row.get("done_on"), "requested_on", row.get("requested_on"))
+    v.not_before("reported_on", row.get("reported_on"), "requested_on", row.get("requested_on"))
+    v.not_before("reported_on", row.get("reported_on"), "done_on", row.get("done_on"))
+    if row.get("status") == "booked" and row.get("booked_for") is None:
+        raise ValidationError("booked_for", "give the appointment date when booking")
+
+
+def update_investigation(
+    ctx: ServiceContext,
+    investigation_id: int,
+    seen_version: int,
+    changes: dict[str, Any],
+    today: dt.date | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Change an investigation's status, dates or result (audited, version-checked)."""
+    ctx.require("update_investigation")
+    today = today or dt.date.today()
+    cleaned = validate_investigation_changes(changes, today)
+    with unit_of_work(ctx.database_url) as session:
+        row = session.get(Investigation, investigation_id)
+        if row is None:
+            raise NotFoundError("investigation", investigation_id)
+        status = cleaned.get("status")
+        date_field = STATUS_DATE_FIELD.get(status or "")
+        if date_field and date_field not in cleaned and getattr(row, date_field) is None:
+            cleaned[date_field] = today
+        if status in ("done", "reported") and row.requested_on is None:
+            cleaned.setdefault("requested_on", cleaned.get("done_on") or today)
+        if status == "reported" and row.done_on is None:
+            cleaned.setdefault("done_on", cleaned.get("reported_on") or today)
+        merged = {key: getattr(row, key) for key in EDITABLE_FIELDS} | cleaned
+        check_investigation_dates(merged)
+        return apply_update(session, ctx.actor, row, cleaned, seen_version)
+
+
+def mark_reviewed(
+    ctx: ServiceContext, investigation_id: int, seen_version: int, today: dt.date | None = None
+) -> dict[str, tuple[Any, Any]]:
+    """The responsible clinician has read a reported result."""
+    ctx.require("update_investigation")
+    today = today or dt.date.today()
+    with unit_of_work(ctx.database_url) as session:
+        row = session.get(Investigation, investigation_id)
+        if row is None:
+            raise NotFoundError("investigation", investigation_id)
+        if row.status != "reported":
+            raise ValidationError("status", "only a reported result can be marked reviewed")
+        changes = {"reviewed_on": today, "reviewed_by_id": ctx.actor.user_id}
+        return apply_update(session, ctx.actor, row, changes, seen_version)

@@ -1,0 +1,1 @@
+"""Small Streamlit widgets shared by several pages (the only Streamlit code in the package)."""

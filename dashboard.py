@@ -1,0 +1,21 @@
+"""cupboard: entry point. `streamlit run dashboard.py`.
+
+Page config, the navigation over ``pages/`` (on every run, also before sign-in, so
+Streamlit never falls back to its legacy pages/ mode), and the signed-in user's
+name with a sign-out button. Each page runs the shared guard itself.
+"""
+
+import streamlit as st
+
+from cupboard.ui.guard import configure_page, current_actor, sign_out
+from cupboard.ui.navigation import build_navigation
+
+configure_page()
+actor = current_actor()
+page = build_navigation(actor)
+if actor is not None:
+    with st.sidebar:
+        st.caption("Signed in as")
+        st.text(f"{actor.display_name} ({actor.role})")
+        st.button("Sign out", on_click=sign_out, key="sign_out")
+page.run()
