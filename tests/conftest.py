@@ -158,3 +158,40 @@ def make_case(contexts: dict[str, ServiceContext]) -> Callable[..., int]:
         return register_referral(contexts["navigator"], referral)
 
     return _make
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def open_page(
+    database_url: str, contexts: dict[str, ServiceContext], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., object]:
+    """Run the app in Streamlit's AppTest, signed in as a role, on the test database.
+
+    ``open_page("pages/case.py", role="navigator", query={"case_id": "3"})`` returns
+    the AppTest after its first run. ``role=None`` runs it signed out.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    from cupboard.ui.guard import ACTOR_KEY
+
+    monkeypatch.setenv("CUPBOARD_DATABASE_URL", database_url)
+    monkeypatch.setenv("CUPBOARD_DEMO", "0")
+
+    def _open(
+        page: str | None = None,
+        role: str | None = "chair",
+        query: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> AppTest:
+        app = AppTest.from_file(str(REPO_ROOT / "dashboard.py"), default_timeout=timeout)
+        if role is not None:
+            app.session_state[ACTOR_KEY] = contexts[role].actor
+        if page is not None:
+            app.switch_page(page)
+        for key, value in (query or {}).items():
+            app.query_params[key] = value
+        return app.run()
+
+    return _open

@@ -1,0 +1,187 @@
+"""Real headless Chromium (Debian's ``chromium``) driven by Playwright.
+
+The server is started as the README does (``streamlit run dashboard.py``) on a
+free port, on a fresh SQLite database seeded with the demo cohort. Where Chromium
+is not installed the tests are skipped, except under CI, where that is a failure
+(.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CUPBOARD_CHROMIUM", "/usr/bin/chromium")
+IN_CI = bool(os.environ.get("CI"))
+# Flags this machine's closed network needs (no background connections).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AppServer:
+    base_url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def start_server(
+    tmp: Path, env_extra: dict[str, str] | None = None, seed_cases: int = 30
+) -> AppServer:
+    database_url = f"sqlite:///{tmp / 'browser.sqlite3'}"
+    env = {**os.environ, "CUPBOARD_DATABASE_URL": database_url, "CUPBOARD_DEMO": "1"}
+    env.update(env_extra or {})
+    if seed_cases:
+        subprocess.run(
+            [sys.executable, "-m", "cupboard", "seed-demo", "--cases", str(seed_cases)],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    port = _free_port()
+    log_path = tmp / f"streamlit-{port}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {log_path.read_text()}") from None
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError(f"streamlit did not start: {log_path.read_text()}")
+    return AppServer(base_url, database_url, process, log_path)
+
+
+def stop_server(server: AppServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_server(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
+    """Start a fresh server (each call: its own database and port)."""
+    servers: list[AppServer] = []
+
+    def _start(**kwargs: object) -> AppServer:
+        server = start_server(tmp_path / f"s{len(servers)}", **kwargs)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    (tmp_path / "s0").mkdir(exist_ok=True)
+    for n in range(1, 5):
+        (tmp_path / f"s{n}").mkdir(exist_ok=True)
+    yield _start
+    for server in servers:
+        stop_server(server)
+
+
+@pytest.fixture
+def page_factory(chromium_browser: object) -> Iterator[Callable[..., object]]:
+    contexts: list[object] = []
+
+    def _page(width: int = 1440, height: int = 900) -> object:
+        context = chromium_browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        return page
+
+    yield _page
+    for context in contexts:
+        context.close()  # type: ignore[attr-defined]
+
+
+def wait_for_app(page: object) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_selector(APP_IDLE, timeout=30_000)  # type: ignore[attr-defined]
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    page.wait_for_selector(APP_IDLE, timeout=30_000)  # type: ignore[attr-defined]
+
+
+def sign_in(page: object, username: str, password: str = "demo") -> None:  # noqa: S107
+    page.get_by_label("Username").fill(username)  # type: ignore[attr-defined]
+    page.get_by_label("Password", exact=True).fill(password)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Sign in", exact=True).click()  # type: ignore[attr-defined]
+    wait_for_app(page)
