@@ -24,6 +24,17 @@ def _build_parser() -> argparse.ArgumentParser:
     assess = sub.add_parser("assess", help="print guidance for a case profile (JSON)")
     assess.add_argument("case_file", help="case profile JSON file, or - for stdin")
 
+    user = sub.add_parser("add-user", help="create an account (e.g. the first admin)")
+    user.add_argument("username")
+    user.add_argument("--name", required=True, help="display name")
+    user.add_argument(
+        "--role", required=True, help="navigator|oncologist|chair|pathologist|viewer|admin"
+    )
+    user.add_argument("--email", help="for OIDC sign-in (matched on first sign-in)")
+    user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
     return parser
 
 
@@ -51,4 +62,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = seed_demo_cohort(url, cases=args.cases, seed=args.seed)
         print(report)
         return 0
+    if args.command == "add-user":
+        return _add_user(args)
     return 2  # argparse already refused anything else
+
+
+def _add_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from cupboard.db import database_url, upgrade_database
+    from cupboard.errors import ValidationError
+    from cupboard.permissions import SYSTEM_ACTOR
+    from cupboard.services.accounts import create_user
+
+    if args.password_stdin:
+        password: str | None = sys.stdin.readline().rstrip("\n")
+    elif args.email and not sys.stdin.isatty():
+        password = None  # an OIDC-only account
+    else:
+        password = getpass.getpass("Password: ")
+    url = database_url()
+    upgrade_database(url)
+    try:
+        user_id = create_user(
+            url,
+            SYSTEM_ACTOR,
+            username=args.username,
+            display_name=args.name,
+            role=args.role,
+            password=password or None,
+            email=args.email,
+        )
+    except ValidationError as refused:
+        print(str(refused), file=sys.stderr)
+        return 2
+    print(f"created user {args.username} ({args.role}) with id {user_id}")
+    return 0

@@ -25,6 +25,52 @@ class Screen:
 SCREENS: tuple[Screen, ...] = (
     Screen("queue.py", "MDT queue", ":material/view_list:", "queue", "view_cases", "Tumour board"),
     Screen("case.py", "Case", ":material/folder_open:", "case", "view_cases", "Tumour board"),
+    Screen(
+        "meeting.py",
+        "Meeting mode",
+        ":material/co_present:",
+        "meeting",
+        "view_cases",
+        "Tumour board",
+    ),
+    Screen(
+        "worklist.py",
+        "Navigator worklist",
+        ":material/checklist:",
+        "worklist",
+        "view_cases",
+        "Navigation",
+    ),
+    Screen(
+        "referrals.py",
+        "Referrals & import",
+        ":material/person_add:",
+        "referrals",
+        "register_referral",
+        "Navigation",
+    ),
+    Screen(
+        "summary.py", "Before clinic", ":material/description:", "summary", "view_cases", "Clinic"
+    ),
+    Screen(
+        "analytics.py",
+        "Service analytics",
+        ":material/monitoring:",
+        "analytics",
+        "view_cases",
+        "Service",
+    ),
+    Screen(
+        "audit.py", "Audit trail", ":material/history:", "audit", "view_audit", "Administration"
+    ),
+    Screen(
+        "admin.py",
+        "Users & settings",
+        ":material/admin_panel_settings:",
+        "admin",
+        "manage_users",
+        "Administration",
+    ),
 )
 
 

@@ -1,0 +1,1 @@
+"""Plotly figures built from plain data (no Streamlit, no database)."""

@@ -1,0 +1,8 @@
+"""Placeholder until its issue lands."""
+
+import streamlit as st
+
+from cupboard.ui.guard import page_guard
+
+ctx = page_guard("register_referral")
+st.title("referrals")
