@@ -42,7 +42,7 @@ from cupboard.models import (
 )
 from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services.accounts import create_user
-from cupboard.services.cases import initial_workup_status
+from cupboard.services.cases import initial_workup_statuses
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only, shown on the sign-in page
 SEED_REASON = "synthetic demo cohort"
@@ -553,20 +553,9 @@ def seed_demo_cohort(
         done_share = {"early": 0.15, "workup": 0.55, "ready": 0.9, "queued": 0.85, "decided": 0.97}[
             stage
         ]
+        statuses = initial_workup_statuses(sex, sites, lesions)
         for item in INVESTIGATIONS:
-            status_now = initial_workup_status(item.applies_to, sex)
-            if item.code == "ca125" and sex == "female" and "peritoneum" in sites:
-                status_now = "to_request"
-            if (
-                item.code == "afp_bhcg"
-                and sex == "male"
-                and set(sites) & {"mediastinal_nodes", "retroperitoneal_nodes"}
-            ):
-                status_now = "to_request"
-            if item.code in ("ngs",) and stage != "early" and rng.random() < 0.7:
-                status_now = "to_request"
-            if item.code in ("pet_ct", "ent_panendoscopy", "hpv_ebv") and "cervical_nodes" in sites:
-                status_now = "to_request"
+            status_now = statuses[item.code]
             row: dict[str, Any] = {
                 "id": next_id("investigation"),
                 "case_id": case_id,

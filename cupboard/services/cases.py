@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from cupboard import validation as v
 from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError, ValidationError
+from cupboard.guidance import required_investigations
 from cupboard.knowledge.investigations import INVESTIGATIONS
 from cupboard.knowledge.pathway import CASE_STATUS_CODES, CLOSING_REASONS, DIAGNOSTIC_STAGES
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES
@@ -83,10 +85,17 @@ def validate_referral(referral: Referral, today: dt.date) -> dict[str, Any]:
     }
 
 
-def initial_workup_status(applies_to: str, sex: str) -> str:
-    """Investigations every patient of this sex needs start as 'to request' [ESMO23];
-    conditional ones start 'not indicated' until the presentation calls for them."""
-    return "to_request" if applies_to in ("all", sex) else "not_indicated"
+def initial_workup_statuses(
+    sex: str, sites: Sequence[str], lesions: int | None = None
+) -> dict[str, str]:
+    """Investigations required for this sex and presentation start 'to request';
+    the others 'not indicated' until the presentation calls for them (the rules and
+    their sources are in :func:`cupboard.guidance.required_investigations`)."""
+    required = set(required_investigations(sex, sites, lesions=lesions))
+    return {
+        item.code: "to_request" if item.code in required else "not_indicated"
+        for item in INVESTIGATIONS
+    }
 
 
 def next_pseudonym(session: Session) -> str:
@@ -127,12 +136,11 @@ def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | 
         )
         session.add(case)
         record_creation(session, ctx.actor, case)
-        for item in INVESTIGATIONS:
-            investigation = Investigation(
-                case_id=case.id,
-                code=item.code,
-                status=initial_workup_status(item.applies_to, data["sex"]),
-            )
+        statuses = initial_workup_statuses(
+            data["sex"], data["metastatic_sites"], data["lesion_count"]
+        )
+        for code, status in statuses.items():
+            investigation = Investigation(case_id=case.id, code=code, status=status)
             session.add(investigation)
             record_creation(session, ctx.actor, investigation)
         return case.id
@@ -192,7 +200,28 @@ def update_case(
                 raise ValidationError("primary_found_site", "name the primary that was found")
             cleaned.setdefault("diagnostic_stage", "primary_found")
             cleaned.setdefault("primary_found_on", case.primary_found_on or today)
-        return apply_update(session, ctx.actor, case, cleaned, seen_version, reason)
+        changed = apply_update(session, ctx.actor, case, cleaned, seen_version, reason)
+        if "metastatic_sites" in changed or "lesion_count" in changed:
+            _request_newly_required_workup(session, ctx, case)
+        return changed
+
+
+def _request_newly_required_workup(session: Session, ctx: ServiceContext, case: Case) -> None:
+    """A changed presentation can make an investigation required (e.g. axillary nodes in
+    a woman call for breast MRI [ESMO23]): 'not indicated' rows become 'to request'."""
+    required = set(
+        required_investigations(case.patient.sex, case.metastatic_sites, lesions=case.lesion_count)
+    )
+    for row in session.scalars(select(Investigation).where(Investigation.case_id == case.id)):
+        if row.status == "not_indicated" and row.code in required:
+            apply_update(
+                session,
+                ctx.actor,
+                row,
+                {"status": "to_request"},
+                row.version,
+                reason="required by the changed presentation",
+            )
 
 
 def get_case(session: Session, case_id: int) -> Case:

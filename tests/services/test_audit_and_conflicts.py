@@ -145,3 +145,25 @@ def test_ecog_recorded_is_audited(
     events = _audit(contexts["oncologist"].database_url, "ecog_observation", ecog_id)
     assert [e.action for e in events] == ["create"]
     assert json.loads(events[0].after)["score"] == 2
+
+
+def test_changed_presentation_requests_newly_required_workup(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    from cupboard.models import Case
+    from cupboard.services.cases import update_case
+
+    navigator = contexts["navigator"]
+    case_id = make_case(sex="female", sites=("liver",))
+    assert _investigation(navigator.database_url, case_id, "breast_mri").status == "not_indicated"
+    with unit_of_work(navigator.database_url) as session:
+        version = session.get(Case, case_id).version  # type: ignore[union-attr]
+    update_case(navigator, case_id, version, {"metastatic_sites": ["liver", "axillary_nodes"]})
+    mri = _investigation(navigator.database_url, case_id, "breast_mri")
+    assert mri.status == "to_request"
+    reasons = [
+        e.reason
+        for e in _audit(navigator.database_url, "investigation", mri.id)
+        if e.action == "update"
+    ]
+    assert reasons == ["required by the changed presentation"]

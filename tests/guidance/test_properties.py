@@ -1,0 +1,281 @@
+"""Properties: any profile within the contract is assessed without a crash, and the
+output always has the contract's shape (shared/reference/assess-contract.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cupboard.assess import ProfileError, profile_from_json, profile_to_json
+from cupboard.guidance import assess_case, guidance_to_contract, required_investigations
+from cupboard.knowledge.biomarkers import IMMUNOTHERAPY_BIOMARKERS, TUMOUR_AGNOSTIC_NAMES
+from cupboard.knowledge.decisions import DECISION_CODES
+from cupboard.knowledge.favourable_subtypes import FAVOURABLE_SUBTYPE_CODES
+from cupboard.knowledge.histology import HISTOLOGY_CODES, MMR_STATUSES, MSI_STATUSES
+from cupboard.knowledge.ihc_patterns import EXCLUSION_CODES
+from cupboard.knowledge.investigations import (
+    INVESTIGATION_CODES,
+    INVESTIGATION_STATUS_CODES,
+    MISSING_STATUSES,
+)
+from cupboard.knowledge.markers import IHC_MARKERS, IHC_RESULTS
+from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITE_CODES, PRIMARY_SITE_CODES
+from cupboard.knowledge.sources import SOURCES
+
+PROFILE_SETTINGS = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def _respell(name: str) -> st.SearchStrategy[str]:
+    """The spellings the contract says must match: TTF-1 = TTF1 = ttf-1."""
+    squeezed = "".join(c for c in name if c.isalnum())
+    return st.sampled_from([name, name.lower(), name.upper(), squeezed, squeezed.lower()])
+
+
+@st.composite
+def ihc_panels(draw: st.DrawFn) -> dict[str, str]:
+    markers = draw(st.lists(st.sampled_from(IHC_MARKERS), unique=True, max_size=14))
+    return {draw(_respell(m.name)): draw(st.sampled_from(IHC_RESULTS)) for m in markers}
+
+
+def amounts(high: float = 1e6) -> st.SearchStrategy[float | int]:
+    return st.one_of(
+        st.integers(0, int(high)),
+        st.floats(0, high, allow_nan=False, allow_infinity=False),
+    )
+
+
+ALTERATIONS = st.one_of(
+    st.sampled_from(
+        [
+            "BRAF V600E",
+            "BRAF V600K",
+            "ETV6::NTRK3 fusion",
+            "NTRK1 fusion not detected",
+            "KIF5B-RET",
+            "RET M918T",
+            "KRAS G12D",
+            "TP53 R273H",
+        ]
+    ),
+    st.text(min_size=1, max_size=30).filter(str.strip),
+)
+
+MOLECULAR = st.fixed_dictionaries(
+    {},
+    optional={
+        "MSI": st.sampled_from(MSI_STATUSES),
+        "MMR": st.sampled_from(MMR_STATUSES),
+        "TMB": amounts(200),
+        "PD-L1_TPS": amounts(100),
+        "PD-L1_CPS": amounts(100),
+        "alterations": st.lists(ALTERATIONS, max_size=4),
+        "tissue_of_origin": st.fixed_dictionaries(
+            {
+                "site": st.sampled_from(PRIMARY_SITE_CODES),
+                "confidence": st.floats(0, 1, allow_nan=False),
+            }
+        ),
+    },
+)
+
+SERUM = st.fixed_dictionaries(
+    {},
+    optional={
+        "PSA": amounts(5000),
+        "AFP": amounts(50000),
+        "beta-hCG": amounts(100000),
+        "CA-125": amounts(10000),
+        "LDH": st.sampled_from(["normal", "raised"]),
+    },
+)
+
+PROFILES = st.fixed_dictionaries(
+    {"sex": st.sampled_from(["female", "male"]), "age": st.integers(0, 130)},
+    optional={
+        "histology": st.sampled_from(HISTOLOGY_CODES),
+        "sites": st.lists(st.sampled_from(METASTATIC_SITE_CODES), max_size=5),
+        "bone_pattern": st.sampled_from(list(BONE_PATTERNS)),
+        "lesions": st.integers(0, 60),
+        "ihc": ihc_panels(),
+        "serum": SERUM,
+        "molecular": MOLECULAR,
+        "ecog": st.integers(0, 5),
+        "workup": st.dictionaries(
+            st.sampled_from(INVESTIGATION_CODES), st.sampled_from(INVESTIGATION_STATUS_CODES)
+        ),
+        "unknown_key": st.integers(),
+    },
+)
+
+CONTRACT_KEYS = [
+    "favourable_subtype",
+    "likely_primaries",
+    "exclude_first",
+    "tumour_agnostic",
+    "immunotherapy_candidate",
+    "missing_workup",
+    "prognosis",
+    "options",
+    "warnings",
+]
+
+
+def _unique(items: list[Any]) -> bool:
+    return len(items) == len(set(items))
+
+
+def _assert_contract_shape(out: dict[str, Any], data: dict[str, Any]) -> None:
+    assert list(out) == CONTRACT_KEYS
+
+    subtype = out["favourable_subtype"]
+    if subtype is not None:
+        assert set(subtype) == {"code", "manage_as", "source"}
+        assert subtype["code"] in FAVOURABLE_SUBTYPE_CODES
+        assert isinstance(subtype["manage_as"], str) and subtype["manage_as"]
+        assert subtype["source"] in SOURCES
+
+    primaries = out["likely_primaries"]
+    assert isinstance(primaries, list)
+    for primary in primaries:
+        assert set(primary) == {"site", "evidence"}
+        assert primary["site"] in PRIMARY_SITE_CODES
+        assert primary["evidence"] and all(isinstance(e, str) and e for e in primary["evidence"])
+    assert _unique([p["site"] for p in primaries])
+
+    assert all(e in EXCLUSION_CODES for e in out["exclude_first"])
+    assert _unique(out["exclude_first"])
+
+    for biomarker in out["tumour_agnostic"]:
+        assert set(biomarker) == {"biomarker", "therapy", "source"}
+        assert biomarker["biomarker"] in TUMOUR_AGNOSTIC_NAMES
+        assert isinstance(biomarker["therapy"], str) and biomarker["therapy"]
+        assert biomarker["source"] in SOURCES
+    names = [b["biomarker"] for b in out["tumour_agnostic"]]
+    assert _unique(names)
+
+    assert out["immunotherapy_candidate"] is bool(IMMUNOTHERAPY_BIOMARKERS & set(names))
+
+    required = required_investigations(
+        data["sex"],
+        data.get("sites", []),
+        data.get("histology"),
+        lesions=data.get("lesions"),
+        ecog=data.get("ecog"),
+        ihc=dict(profile_from_json(data).ihc),
+    )
+    missing = out["missing_workup"]
+    assert set(missing) <= set(required)
+    assert missing == [c for c in INVESTIGATION_CODES if c in missing]  # catalogue order
+    workup = data.get("workup", {})
+    for code in required:
+        status = workup.get(code)
+        assert (code in missing) is (status is None or status in MISSING_STATUSES)
+
+    assert out["prognosis"] in ("good", "poor", "unknown")
+
+    assert all(o in DECISION_CODES for o in out["options"]) and _unique(out["options"])
+    assert out["options"], "there is always something to discuss"
+
+    for warning in out["warnings"]:
+        assert isinstance(warning, str) and warning and "\n" not in warning
+
+
+@PROFILE_SETTINGS
+@given(PROFILES)
+def test_any_contract_profile_gives_a_contract_shaped_answer(data: dict[str, Any]) -> None:
+    out = guidance_to_contract(assess_case(profile_from_json(data)))
+    _assert_contract_shape(out, data)
+    assert json.loads(json.dumps(out, ensure_ascii=False)) == out
+
+
+@PROFILE_SETTINGS
+@given(PROFILES)
+def test_clinical_invariants(data: dict[str, Any]) -> None:
+    profile = profile_from_json(data)
+    guidance = assess_case(profile)
+    sites = [p.site for p in guidance.likely_primaries]
+    options = [o.code for o in guidance.options]
+    # Anatomy [ESMO23].
+    if profile.sex == "female":
+        assert "prostate" not in sites
+    else:
+        assert not {"ovary", "endometrium"} & set(sites)
+    # Best supported first.
+    scores = [p.score for p in guidance.likely_primaries]
+    if profile.sex == "female":
+        assert scores == sorted(scores, reverse=True)
+    # Paediatric pathway [SVF].
+    assert any("paediatric" in w.text for w in guidance.warnings) is (profile.age < 18)
+    # ECOG >= 3: best supportive care is raised for discussion, never decided [ESMO23].
+    if profile.ecog is not None and profile.ecog >= 3:
+        assert "best_supportive_care" in options
+        if guidance.favourable_subtype is None:
+            assert options[0] == "best_supportive_care"
+    # Missing workup comes first (after supportive care when the patient is unfit).
+    unfit_unfavourable = options[0] == "best_supportive_care"
+    if guidance.missing_workup:
+        assert options[1 if unfit_unfavourable else 0] == "further_workup"
+    # Every warning, option and evidence item carries a known source.
+    assert all(w.source in SOURCES for w in guidance.warnings)
+    assert all(o.source in SOURCES for o in guidance.options)
+    assert all(s in SOURCES for p in guidance.likely_primaries for s in p.sources)
+
+
+@PROFILE_SETTINGS
+@given(PROFILES)
+def test_profile_round_trips_through_json(data: dict[str, Any]) -> None:
+    profile = profile_from_json(data)
+    assert profile_from_json(json.loads(json.dumps(profile_to_json(profile)))) == profile
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+TOP_LEVEL_KEYS = [
+    "sex",
+    "age",
+    "histology",
+    "sites",
+    "bone_pattern",
+    "lesions",
+    "ihc",
+    "serum",
+    "molecular",
+    "ecog",
+    "workup",
+]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(PROFILES, st.sampled_from(TOP_LEVEL_KEYS), JSON_VALUES)
+def test_a_broken_field_is_named_or_accepted(data: dict[str, Any], key: str, value: object) -> None:
+    broken = {**data, key: value}
+    try:
+        profile = profile_from_json(broken)
+    except ProfileError as error:
+        assert error.field.split(".")[0].split("[")[0] == key
+        assert "\n" not in str(error) and str(error).startswith(f"{error.field}: ")
+        return
+    # Accepted: then it was a valid value, and it is assessed like any other.
+    guidance_to_contract(assess_case(profile))
+    if key in ("age", "ecog", "lesions") and value is not None:
+        assert isinstance(value, int) and not isinstance(value, bool)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(JSON_VALUES)
+def test_any_json_is_a_profile_or_a_profile_error(value: object) -> None:
+    try:
+        profile_from_json(value)
+    except ProfileError as error:
+        assert "\n" not in str(error)
