@@ -1,8 +1,374 @@
-"""Placeholder until its issue lands."""
+"""Service analytics: the charts a service lead puts in a quarterly report.
 
+Lead times against the SVF targets, workup at the first MDT, decision mix, favourable
+subtypes, primaries found and meeting load, for a period, navigator and oncologist.
+Every chart saves as PNG (camera in its toolbar) and gives its data as CSV.
+"""
+
+import datetime as dt
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from cupboard.ui.guard import page_guard
+from cupboard import analytics as metrics
+from cupboard.charts import analytics as charts
+from cupboard.errors import ConflictError, CupboardError
+from cupboard.knowledge.pathway import LEAD_TIME_GOAL_SHARE
+from cupboard.permissions import may
+from cupboard.services import analytics as service
+from cupboard.services.settings import (
+    MAX_TARGET_DAYS,
+    LeadTimeTargets,
+    get_lead_time_targets,
+    set_lead_time_targets,
+)
+from cupboard.ui.guard import page_guard, show_error
+from cupboard.validation import EARLIEST_CLINICAL_DATE
 
 ctx = page_guard("view_cases")
-st.title("analytics")
+today = dt.date.today()
+SEEN_VERSION = "analytics_targets_seen_version"
+FLASH = "analytics_flash"
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None or pd.isna(value) else f"{100 * value:.0f} %"
+
+
+def number(value: float | None) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.1f}"
+
+
+def days(value: float | None) -> str:
+    """A median day: whole, or half when the median falls between two cases."""
+    return "–" if value is None or pd.isna(value) else f"{value:g}"
+
+
+def chart(slug: str, figure: go.Figure, data: pd.DataFrame, period: str) -> None:
+    """A chart with PNG export in its toolbar and its data as a CSV download."""
+    st.plotly_chart(
+        figure,
+        config=charts.download_config(f"cupboard_{slug}_{period}", figure),
+        theme=None,
+        key=f"chart_{slug}",
+    )
+    st.download_button(
+        "Download the data (CSV)",
+        data=metrics.to_csv(data),
+        file_name=f"cupboard_{slug}_{period}.csv",
+        mime="text/csv",
+        key=f"csv_{slug}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps as plain dates for the CSV."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.date
+    return out
+
+
+def forget_targets_form(targets: LeadTimeTargets | None = None) -> None:
+    st.session_state.pop(SEEN_VERSION, None)
+    for lead_time in (targets or get_lead_time_targets(ctx.database_url)).lead_times:
+        for kind in ("basic", "extended"):
+            st.session_state.pop(f"target_{lead_time.first_treatment}_{kind}", None)
+
+
+def targets_form(targets: LeadTimeTargets) -> None:
+    """Administrators change the targets; the save carries the version they saw."""
+    if SEEN_VERSION not in st.session_state:
+        st.session_state[SEEN_VERSION] = targets.version
+        for t in targets.lead_times:
+            st.session_state[f"target_{t.first_treatment}_basic"] = t.basic_workup_days
+            st.session_state[f"target_{t.first_treatment}_extended"] = t.extended_workup_days
+    with st.form("analytics_targets"):
+        for t in targets.lead_times:
+            label = metrics.TREATMENT_CLASS_LABELS[t.first_treatment]
+            basic, extended = st.columns(2)
+            for column, kind in ((basic, "basic"), (extended, "extended")):
+                column.number_input(
+                    f"{label}: {kind} workup (days)",
+                    min_value=1,
+                    max_value=MAX_TARGET_DAYS,
+                    step=1,
+                    key=f"target_{t.first_treatment}_{kind}",
+                )
+        submitted = st.form_submit_button("Save targets", type="primary")
+    if not submitted:
+        return
+    values = {
+        t.first_treatment: {
+            kind: st.session_state[f"target_{t.first_treatment}_{kind}"]
+            for kind in ("basic", "extended")
+        }
+        for t in targets.lead_times
+    }
+    try:
+        set_lead_time_targets(ctx, values, st.session_state[SEEN_VERSION])
+    except CupboardError as error:
+        show_error(error)
+        if isinstance(error, ConflictError):
+            st.button("Load the latest targets", on_click=forget_targets_form, key="reload")
+        return
+    forget_targets_form(targets)
+    st.session_state[FLASH] = "Targets saved; the charts use them now."
+    st.rerun()
+
+
+st.title("Service analytics")
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH))
+choices = service.filter_choices(ctx)
+targets = get_lead_time_targets(ctx.database_url)
+
+if choices.cases == 0:
+    st.info(
+        "No cases have been registered yet, so there is nothing to report. The charts "
+        "appear here once referrals are registered (Referrals & import) and the board "
+        "starts discussing them."
+    )
+else:
+    with st.container(border=True):
+        period_col, navigator_col, oncologist_col, endpoint_col = st.columns(4)
+        preset = period_col.selectbox(
+            "Period",
+            list(metrics.PERIOD_PRESETS),
+            format_func=metrics.PERIOD_PRESETS.__getitem__,
+            key="analytics_period",
+        )
+        if preset == "custom":
+            picked = period_col.date_input(
+                "From – to",
+                value=metrics.period_bounds("last_12_months", today),
+                min_value=EARLIEST_CLINICAL_DATE,
+                max_value=today,
+                key="analytics_dates",
+            )
+            start, end = (picked[0], picked[-1]) if picked else (today, today)
+        else:
+            start, end = metrics.period_bounds(preset, today, choices.first_pathway_start)
+        navigator = navigator_col.selectbox(
+            "Navigator",
+            [None, *choices.navigators],
+            format_func=lambda p: "All navigators" if p is None else p.name,
+            key="analytics_navigator",
+        )
+        oncologist = oncologist_col.selectbox(
+            "Oncologist",
+            [None, *choices.oncologists],
+            format_func=lambda p: "All oncologists" if p is None else p.name,
+            key="analytics_oncologist",
+        )
+        endpoint = endpoint_col.radio(
+            "Lead time measured to",
+            list(metrics.ENDPOINT_LABELS),
+            format_func=metrics.ENDPOINT_LABELS.__getitem__,
+            key="analytics_endpoint",
+        )
+    filters = service.AnalyticsFilter(
+        start=start,
+        end=end,
+        navigator_id=navigator.id if navigator else None,
+        oncologist_id=oncologist.id if oncologist else None,
+    )
+    period = f"{start:%Y%m%d}-{end:%Y%m%d}"
+    try:
+        data = service.load_analytics(ctx, filters, today)
+        profiles = service.load_profiles(ctx, filters)
+    except CupboardError as error:
+        show_error(error)
+        st.stop()
+
+    st.caption(
+        f"{start:%d %b %Y} – {end:%d %b %Y}. Case measures cover the cases whose pathway "
+        "started in the period (day 0 = the decision of well-founded suspicion); the "
+        "decision mix counts decisions made in it and meeting load the meetings held in "
+        "it. Save a chart as PNG with the camera in its toolbar."
+    )
+    if data.is_empty:
+        st.info(
+            "No cases started their pathway, no decisions were made and no meetings were "
+            "held in this period for these filters. Choose a longer period or clear the "
+            "navigator and oncologist filters."
+        )
+    else:
+        report = metrics.service_report(
+            data.cases,
+            data.decisions,
+            data.workup,
+            data.agenda,
+            profiles,
+            targets.lead_times,
+            today,
+            endpoint,
+        )
+        endpoint_label = metrics.ENDPOINT_LABELS[endpoint]
+        goal = LEAD_TIME_GOAL_SHARE
+        meetings = report.meetings
+
+        row = st.columns(4)
+        row[0].metric(
+            "Cases", report.cohort, help="Cases whose pathway started in the period.", border=True
+        )
+        row[1].metric(
+            "Within target",
+            percent(report.within_share),
+            delta=None
+            if report.within_share is None
+            else f"{100 * (report.within_share - goal):+.0f} points vs goal",
+            help=f"{report.within} of {report.judged} cases that reached the endpoint were "
+            f"within their lead-time target; the national goal is {goal:.0%} [SVF].",
+            border=True,
+        )
+        row[2].metric(
+            "First MDT, median day",
+            days(report.median_days_to_first_mdt),
+            help="Days from pathway start (day 0) to the first MDT discussion.",
+            border=True,
+        )
+        row[3].metric(
+            "Decision, median day" if endpoint == "decision" else "Treatment, median day",
+            days(report.median_days_to_endpoint),
+            help="Days from pathway start (day 0), cases that reached it.",
+            border=True,
+        )
+        row = st.columns(5)
+        row[0].metric(
+            "Workup complete",
+            percent(metrics.share(report.complete_workup, report.discussed)),
+            help=f"{report.complete_workup} of {report.discussed} cases had every expected "
+            "investigation at their first MDT.",
+            border=True,
+        )
+        row[1].metric(
+            "Favourable subtype",
+            percent(report.favourable_share),
+            help=f"{report.favourable} of {report.classified} cases with a histology.",
+            border=True,
+        )
+        row[2].metric(
+            "Primary found",
+            percent(report.primary_found_share),
+            help=f"{report.primaries_found} of {report.cohort} cases.",
+            border=True,
+        )
+        row[3].metric(
+            "Cases per meeting",
+            number(meetings["cases_per_meeting"]),
+            help=f"{meetings['cases']} cases discussed at {meetings['meetings']} meetings.",
+            border=True,
+        )
+        row[4].metric(
+            "Minutes per case",
+            number(meetings["minutes_per_case"]),
+            help="Timed discussions only (with a start and an end).",
+            border=True,
+        )
+
+        st.subheader("Lead times")
+        st.caption(
+            "Target per first-treatment class of the first decision that starts a "
+            "treatment; extended when a block D/E investigation was done by then [SVF]. "
+            f"{report.waiting} cases have not reached the endpoint yet "
+            f"({report.waiting_past_longest} already past the longest target) and are not "
+            "in the share."
+        )
+        chart(
+            "lead_times",
+            charts.lead_time_distribution(report.lead, targets.lead_times, endpoint_label),
+            dated(report.lead),
+            period,
+        )
+        chart(
+            "within_target",
+            charts.within_target_bars(report.within_by_class, goal),
+            report.within_by_class,
+            period,
+        )
+
+        st.subheader("Workup at the first MDT")
+        st.caption(
+            "Investigations expected for a case (not 'not indicated' or 'declined') whose "
+            "report — or, without a report, the investigation itself — was not there by "
+            "the day of its first MDT."
+        )
+        chart(
+            "workup_missing",
+            charts.workup_missing_bars(report.missing_workup),
+            report.missing_workup,
+            period,
+        )
+
+        st.subheader("Decision mix")
+        frequency = st.segmented_control(
+            "Per",
+            ["quarter", "month"],
+            default="quarter",
+            format_func=str.capitalize,
+            required=True,
+            key="analytics_frequency",
+        )
+        mix = metrics.decision_mix(data.period_decisions, frequency or "quarter", start, end)
+        chart("decision_mix", charts.decision_mix_bars(mix), mix, period)
+
+        st.subheader("Favourable subtypes")
+        st.caption(
+            "Classified by the guidance rules (cupboard.guidance.assess_case) from each "
+            f"case's latest findings; {report.cohort - report.classified} cases without a "
+            "histology yet are not classified."
+        )
+        chart(
+            "favourable_subtypes",
+            charts.favourable_bars(report.subtype_summary),
+            report.subtype_summary,
+            period,
+        )
+
+        st.subheader("Primaries found")
+        chart(
+            "primaries_found",
+            charts.primary_found_bars(report.found_by),
+            report.found_by,
+            period,
+        )
+
+        st.subheader("Meeting load")
+        st.caption("Minutes per case count only discussions with a start and an end.")
+        chart(
+            "meeting_load",
+            charts.meeting_load_figure(report.per_meeting),
+            report.per_meeting,
+            period,
+        )
+
+st.subheader("Lead-time targets")
+st.caption(
+    "Calendar days from pathway start (day 0) to the start of first treatment [SVF]; "
+    + (
+        "set by this centre."
+        if targets.configured
+        else "the SVF defaults (2015), until an administrator sets them."
+    )
+)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "First treatment": metrics.TREATMENT_CLASS_LABELS[t.first_treatment],
+                "Basic workup (days)": t.basic_workup_days,
+                "Extended workup, blocks D/E (days)": t.extended_workup_days,
+            }
+            for t in targets.lead_times
+        ]
+    ),
+    hide_index=True,
+)
+if may(ctx.actor.role, "manage_settings"):
+    with st.expander("Change the targets (administrators)"):
+        targets_form(targets)

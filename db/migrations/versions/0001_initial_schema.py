@@ -44,10 +44,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "settings",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("value", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_settings")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settings")),
+        sa.UniqueConstraint("key", name=op.f("uq_settings_key")),
     )
     op.create_table(
         "users",
