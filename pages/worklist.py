@@ -1,8 +1,202 @@
-"""Placeholder until its issue lands."""
+"""Navigator worklist: what needs a nurse's action, most urgent first; bulk status changes."""
 
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
+from cupboard.errors import CupboardError
+from cupboard.knowledge.investigations import (
+    INVESTIGATION_STATUS_CODES,
+    INVESTIGATION_STATUS_LABELS,
+)
+from cupboard.permissions import may
+from cupboard.services import worklist as worklist_service
 from cupboard.ui.guard import page_guard
+from cupboard.ui.text import escape_markdown
+from cupboard.worklist import WORKLIST_KINDS, count_items, rule_descriptions
 
 ctx = page_guard("view_cases")
-st.title("worklist")
+
+# The rows as the user saw them (ids and versions), kept from the run that drew the
+# table: a bulk change is checked against these versions, not against a fresh read.
+SHOWN_KEY = "worklist_shown"
+NONCE_KEY = "worklist_editor_nonce"
+OUTCOME_KEY = "worklist_outcome"
+KIND_LABELS = {k.code: k.label for k in WORKLIST_KINDS}
+
+st.session_state.setdefault(NONCE_KEY, 0)
+
+
+def editor_key() -> str:
+    return f"worklist_editor_{st.session_state[NONCE_KEY]}"
+
+
+def clear_selection() -> None:
+    st.session_state[NONCE_KEY] += 1
+
+
+def selected_rows() -> list[dict[str, object]]:
+    shown: list[dict[str, object]] = st.session_state.get(SHOWN_KEY, [])
+    edits = st.session_state.get(editor_key(), {}).get("edited_rows", {})
+    picked = sorted(int(i) for i, edit in edits.items() if edit.get("Select"))
+    return [shown[i] for i in picked if i < len(shown)]
+
+
+def apply_to_selected(action: str) -> None:
+    """Button callback: runs before the rerun, so it sees the table the user saw."""
+    rows = selected_rows()
+    chosen = [
+        (int(r["investigation_id"]), int(r["version"]))  # type: ignore[call-overload]
+        for r in rows
+        if r["investigation_id"] is not None
+    ]
+    skipped = len(rows) - len(chosen)
+    try:
+        if action == "status":
+            status = st.session_state["worklist_new_status"]
+            changes: dict[str, object] = {"status": status}
+            if status == "booked":
+                changes["booked_for"] = st.session_state["worklist_booked_for"]
+            result = worklist_service.bulk_update_investigations(ctx, chosen, changes)
+        else:
+            result = worklist_service.bulk_mark_reviewed(ctx, chosen)
+    except CupboardError as error:
+        st.session_state[OUTCOME_KEY] = {"errors": [str(error)], "updated": 0, "unchanged": 0}
+        return
+    st.session_state[OUTCOME_KEY] = {
+        "updated": len(result.updated),
+        "unchanged": len(result.unchanged),
+        "errors": [f.message for f in result.failures],
+        "skipped": skipped,
+    }
+    clear_selection()
+
+
+st.title("Navigator worklist")
+left, right = st.columns([1, 2])
+scope = left.radio(
+    "Cases",
+    ["My cases", "All cases"],
+    index=0 if ctx.actor.role == "navigator" else 1,
+    horizontal=True,
+    key="worklist_scope",
+    on_change=clear_selection,
+)
+kinds = right.multiselect(
+    "Show",
+    list(KIND_LABELS),
+    default=list(KIND_LABELS),
+    format_func=KIND_LABELS.get,
+    key="worklist_kinds",
+    on_change=clear_selection,
+)
+
+outcome = st.session_state.pop(OUTCOME_KEY, None)
+if outcome:
+    if outcome["updated"] or outcome["unchanged"]:
+        st.success(
+            f"Updated {outcome['updated']} row(s)"
+            + (f"; {outcome['unchanged']} already had that value" if outcome["unchanged"] else "")
+            + "."
+        )
+    if outcome.get("skipped"):
+        st.info(
+            f"{outcome['skipped']} selected row(s) are not investigations and were left "
+            "unchanged: open the case to act on them."
+        )
+    for message in outcome["errors"]:
+        st.error(escape_markdown(message), icon="⛔")
+
+try:
+    items = worklist_service.worklist(ctx, mine=scope == "My cases")
+except CupboardError as error:
+    st.error(escape_markdown(error), icon="⛔")
+    st.stop()
+items = [i for i in items if i.kind in kinds]
+counts = count_items(items)
+st.caption(
+    f"{len(items)} item(s) need action, {counts.overdue} overdue · most urgent first "
+    "(days overdue, then days on the pathway)"
+)
+with st.expander("What puts a row on this list"):
+    for label, rule in rule_descriptions(worklist_service.policy_for(ctx.database_url)):
+        st.text(f"{label}: {rule}")
+
+if not items:
+    st.session_state[SHOWN_KEY] = []
+    st.success("Nothing needs action.")
+    st.stop()
+
+st.session_state[SHOWN_KEY] = [
+    {"investigation_id": i.investigation_id, "version": i.version, "case_id": i.case_id}
+    for i in items
+]
+table = pd.DataFrame(
+    [
+        {
+            "Select": False,
+            "Days overdue": i.days_overdue,
+            "Patient": i.pseudonym,
+            "Needs": i.kind_label,
+            "What": i.what,
+            "Detail": i.detail,
+            "Due": i.due_on,
+            "Pathway day": i.pathway_day,
+            "Nurse": i.navigator_name or "",
+            "Open": f"case?case_id={i.case_id}",
+        }
+        for i in items
+    ]
+)
+columns = {
+    "Select": st.column_config.CheckboxColumn("Select", help="Select rows for a bulk change"),
+    "Days overdue": st.column_config.NumberColumn(
+        "Days overdue", help="Negative: days left before the target"
+    ),
+    "Due": st.column_config.DateColumn("Due"),
+    "Open": st.column_config.LinkColumn("Open", display_text="Open case"),
+}
+can_update = may(ctx.actor.role, "update_investigation")
+if not can_update:
+    st.dataframe(table.drop(columns="Select"), hide_index=True, column_config=columns)
+    st.stop()
+
+st.data_editor(
+    table,
+    hide_index=True,
+    column_config=columns,
+    disabled=[c for c in table.columns if c != "Select"],
+    key=editor_key(),
+)
+st.subheader("Change the selected investigations")
+status_col, date_col, apply_col = st.columns([2, 2, 2], vertical_alignment="bottom")
+status_col.selectbox(
+    "New status",
+    INVESTIGATION_STATUS_CODES,
+    index=INVESTIGATION_STATUS_CODES.index("booked"),
+    format_func=INVESTIGATION_STATUS_LABELS.get,
+    key="worklist_new_status",
+)
+date_col.date_input(
+    "Appointment date (when booking)",
+    value=dt.date.today() + dt.timedelta(days=7),
+    key="worklist_booked_for",
+)
+apply_col.button(
+    "Apply to selected",
+    type="primary",
+    on_click=apply_to_selected,
+    args=("status",),
+    key="worklist_apply",
+)
+st.button(
+    "Mark selected results reviewed",
+    on_click=apply_to_selected,
+    args=("reviewed",),
+    key="worklist_reviewed",
+)
+st.caption(
+    "Each row is saved on its own, checked against the version shown here and audited; "
+    "a row someone else changed meanwhile is reported by name and left as it was."
+)
