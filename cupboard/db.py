@@ -40,12 +40,26 @@ def is_default_database() -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+    """Take SQLite's write lock when a transaction starts, not at its first write.
+
+    With deferred transactions, two users who both read a row and then write it make
+    the second fail with SQLITE_BUSY ("database is locked") instead of waiting; with
+    BEGIN IMMEDIATE the second waits (busy_timeout), then reads the row the first one
+    saved, and the version check reports a clear conflict. (SQLAlchemy's documented
+    pysqlite transaction recipe.)
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @functools.cache
@@ -55,6 +69,7 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Use psycopg 3, the maintained driver, unless another was named explicitly.

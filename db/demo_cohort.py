@@ -585,7 +585,7 @@ def seed_demo_cohort(
                         done_on=done,
                         reported_on=reported,
                         result_text="See report; no primary identified.",
-                        reviewed_on=reported if rng.random() < 0.8 else None,
+                        reviewed_on=reported if stage == "decided" or rng.random() < 0.8 else None,
                     )
                 elif roll < done_share + 0.25 and requested <= today:
                     booked = requested + dt.timedelta(days=rng.randint(3, 20))

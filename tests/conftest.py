@@ -9,9 +9,11 @@ skipped, except under CI (``CI`` set), where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,9 +59,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cupboard.db import get_engine
 
     # Fold the write-ahead log into the file so that a plain copy holds everything.
-    with get_engine(url).connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     get_engine(url).dispose()
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
 

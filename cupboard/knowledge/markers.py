@@ -63,7 +63,7 @@ IHC_RESULTS: tuple[str, ...] = ("positive", "negative", "equivocal")
 
 def marker_key(name: str) -> str:
     """Case- and punctuation-insensitive key: TTF-1 = TTF1 = ttf-1 (assess contract)."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    return re.sub(r"[^a-z0-9]", "", name.lower().replace("β", "beta"))
 
 
 IHC_MARKERS_BY_KEY: dict[str, IhcMarker] = {marker_key(m.name): m for m in IHC_MARKERS}

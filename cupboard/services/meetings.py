@@ -82,7 +82,12 @@ def add_to_agenda(
     question = v.optional_text("question", question, v.MAX_LONG_TEXT)
     presented_by = v.optional_text("presented_by", presented_by, 120)
     with unit_of_work(ctx.database_url) as session:
-        if session.get(MdtMeeting, meeting_id) is None:
+        # Lock the meeting row so that two navigators adding cases at once do not
+        # both take the same next position (SQLite serialises writers itself).
+        meeting = session.scalar(
+            select(MdtMeeting).where(MdtMeeting.id == meeting_id).with_for_update()
+        )
+        if meeting is None:
             raise NotFoundError("meeting", meeting_id)
         get_case(session, case_id)
         exists = session.scalar(
@@ -135,6 +140,9 @@ def move_agenda_item(ctx: ServiceContext, agenda_item_id: int, new_position: int
         item = session.get(AgendaItem, agenda_item_id)
         if item is None:
             raise NotFoundError("agenda item", agenda_item_id)
+        session.scalar(
+            select(MdtMeeting.id).where(MdtMeeting.id == item.meeting_id).with_for_update()
+        )
         items = list(
             session.scalars(
                 select(AgendaItem)
