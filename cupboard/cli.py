@@ -2,6 +2,12 @@
 
 Every command validates its input at the boundary: a bad argument exits 2 with a
 one-line message on stderr and changes nothing.
+
+The interoperability commands (export-fhir, import-referrals, import-fhir,
+export-cohort, export-queue) act as the server operator with a navigator's
+permissions, audited as ``cli``; ``--as USERNAME`` acts as that account instead.
+Imports are dry runs unless ``--commit`` is given. Exit codes: 0 done, 1 done but
+some rows were refused (see the report), 2 bad input (nothing written).
 """
 
 from __future__ import annotations
@@ -9,10 +15,59 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from cupboard.services.context import ServiceContext
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _add_interop_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    as_user = {"dest": "as_user", "metavar": "USERNAME", "help": "act as this account"}
+    identifiers = {
+        "action": "store_true",
+        "help": "include names, MRNs and birth dates (default: pseudonymised)",
+    }
+
+    fhir = sub.add_parser("export-fhir", help="a case as a FHIR R4 Bundle (JSON)")
+    fhir.add_argument("case_id", type=int)
+    fhir.add_argument("--output", help="file to write (default: standard output)")
+    fhir.add_argument("--identifiers", **identifiers)
+    fhir.add_argument("--as", **as_user)
+
+    referrals = sub.add_parser("import-referrals", help="referrals from a CSV file")
+    referrals.add_argument("file", help="CSV file (columns: docs/import-formats.md)")
+    referrals.add_argument("--commit", action="store_true", help="write the valid rows")
+    referrals.add_argument("--as", **as_user)
+
+    bundle = sub.add_parser("import-fhir", help="a case from a FHIR Bundle (cupboard export)")
+    bundle.add_argument("file", help="FHIR Bundle JSON file")
+    bundle.add_argument("--commit", action="store_true", help="write the case")
+    bundle.add_argument("--as", **as_user)
+
+    cohort = sub.add_parser("export-cohort", help="one row per case (CSV or Excel)")
+    cohort.add_argument("--format", required=True, choices=("csv", "xlsx"))
+    cohort.add_argument("--output", required=True, help="file to write")
+    cohort.add_argument("--identifiers", **identifiers)
+    cohort.add_argument("--as", **as_user)
+
+    queue = sub.add_parser("export-queue", help="a meeting's agenda (CSV or Excel)")
+    queue.add_argument("meeting_id", type=int)
+    queue.add_argument("--format", required=True, choices=("csv", "xlsx"))
+    queue.add_argument("--output", required=True, help="file to write")
+    queue.add_argument("--identifiers", **identifiers)
+    queue.add_argument("--as", **as_user)
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cupboard", description=__doc__)
+    parser = _Parser(prog="python -m cupboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("init-db", help="apply database migrations up to the latest version")
@@ -35,6 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
 
+    _add_interop_commands(sub)
     return parser
 
 
@@ -64,7 +120,132 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "add-user":
         return _add_user(args)
+    if args.command in INTEROP_COMMANDS:
+        return _interop(args)
     return 2  # argparse already refused anything else
+
+
+INTEROP_COMMANDS = (
+    "export-fhir",
+    "import-referrals",
+    "import-fhir",
+    "export-cohort",
+    "export-queue",
+)
+
+
+def _fail(message: str) -> int:
+    """Bad input: one line on stderr, nothing on stdout, exit 2."""
+    print(" ".join(message.split()), file=sys.stderr)
+    return 2
+
+
+def _check_output(path: str | None) -> str | None:
+    if path is None or path == "-":
+        return None
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        return f"--output: directory {parent} does not exist"
+    return None
+
+
+def _interop(args: argparse.Namespace) -> int:
+    from cupboard.db import database_url, upgrade_database
+    from cupboard.errors import CupboardError
+    from cupboard.services.context import ServiceContext
+    from cupboard.services.interop import CLI_ACTOR, actor_for_username
+
+    problem = _check_output(getattr(args, "output", None))
+    if problem:
+        return _fail(problem)
+    url = database_url()
+    upgrade_database(url)
+    try:
+        actor = actor_for_username(url, args.as_user) if args.as_user else CLI_ACTOR
+        ctx = ServiceContext(url, actor)
+        if args.command == "export-fhir":
+            return _export_fhir(ctx, args)
+        if args.command in ("export-cohort", "export-queue"):
+            return _export_table(ctx, args)
+        return _import(ctx, args)
+    except CupboardError as refused:
+        return _fail(str(refused))
+
+
+def _write(content: bytes, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+    else:
+        from cupboard.errors import CupboardError
+
+        try:
+            Path(output).write_bytes(content)
+        except OSError as error:
+            raise CupboardError(f"--output: cannot write {output} ({error.strerror})") from None
+
+
+def _export_fhir(ctx: ServiceContext, args: argparse.Namespace) -> int:
+    from cupboard.services.interop import export_case_fhir
+
+    exported = export_case_fhir(ctx, args.case_id, include_identifiers=args.identifiers)
+    _write(exported.content + b"\n", args.output)
+    if args.output not in (None, "-"):
+        print(f"wrote {args.output} (FHIR R4 Bundle, case {args.case_id})")
+    return 0
+
+
+def _export_table(ctx: ServiceContext, args: argparse.Namespace) -> int:
+    from cupboard.services.interop import export_cohort, export_queue
+
+    if args.command == "export-cohort":
+        exported = export_cohort(ctx, args.format, include_identifiers=args.identifiers)
+    else:
+        exported = export_queue(
+            ctx,
+            args.meeting_id,
+            args.format,
+            include_identifiers=args.identifiers,
+        )
+    _write(exported.content, args.output)
+    kind = "with identifiers" if args.identifiers else "pseudonymised"
+    print(f"wrote {args.output} ({exported.rows} rows, {kind})")
+    return 0
+
+
+def _read_file(path: str) -> bytes:
+    from cupboard.errors import CupboardError
+
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise CupboardError(f"{path}: cannot read the file ({error.strerror})") from None
+
+
+def _import(ctx: ServiceContext, args: argparse.Namespace) -> int:
+    from cupboard.services import interop
+
+    content = _read_file(args.file)
+    source = Path(args.file).name
+    if args.command == "import-referrals":
+        preview, commit = interop.preview_referral_import, interop.commit_referral_import
+    else:
+        preview, commit = interop.preview_fhir_import, interop.commit_fhir_import
+    report = preview(ctx, content, source)
+    for line in interop.report_lines(report):
+        print(line)
+    if not args.commit:
+        if report.to_import:
+            print(
+                f"dry run: nothing was written; add --commit to import the "
+                f"{len(report.to_import)} valid row(s)"
+            )
+        else:
+            print("dry run: nothing was written; nothing to import")
+        return 1 if report.problems else 0
+    result = commit(ctx, content, source)
+    print(f"committed: {result.summary}")
+    return 1 if result.problems else 0
 
 
 def _add_user(args: argparse.Namespace) -> int:

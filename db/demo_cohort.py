@@ -638,7 +638,7 @@ def seed_demo_cohort(
                     "value": round(rng.uniform(low, high), 1),
                     "unit": SERUM_MARKERS_BY_KEY[marker_key(marker)].default_unit,
                     "upper_limit_normal": None,
-                    "measured_on": pathway_start + dt.timedelta(days=rng.randint(0, 4)),
+                    "measured_on": min(today, pathway_start + dt.timedelta(days=rng.randint(0, 4))),
                     "version": 1,
                 }
             )
@@ -651,7 +651,7 @@ def seed_demo_cohort(
                 "value": float(rng.randint(260, 900) if ldh_raised else rng.randint(120, 240)),
                 "unit": "U/L",
                 "upper_limit_normal": 250.0,
-                "measured_on": pathway_start + dt.timedelta(days=rng.randint(0, 3)),
+                "measured_on": min(today, pathway_start + dt.timedelta(days=rng.randint(0, 3))),
                 "version": 1,
             }
         )

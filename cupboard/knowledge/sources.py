@@ -23,6 +23,10 @@ SOURCES: dict[str, str] = {
     "LOINC": "LOINC 89247-1 ECOG Performance Status score.",
     "MCODE": "HL7 FHIR mCODE Implementation Guide.",
 }
+# The coding systems and profiles of the FHIR exchange have their sources beside them.
+from cupboard.knowledge.fhir_codes import FHIR_SOURCES  # noqa: E402
+
+SOURCES.update({tag: text for tag, text in FHIR_SOURCES.items() if tag not in SOURCES})
 
 
 def citation(tag: str) -> str:

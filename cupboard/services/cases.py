@@ -147,7 +147,7 @@ def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | 
 
 
 # Fields of a case a navigator or oncologist may change, with their validators.
-def _validate_case_changes(changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
+def validate_case_changes(changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
     validators = {
         "status": lambda x: v.choice("status", x, CASE_STATUS_CODES),
         "diagnostic_stage": lambda x: v.choice("diagnostic_stage", x, DIAGNOSTIC_STAGES),
@@ -183,7 +183,7 @@ def update_case(
     """Change a case's status or presentation; closing needs a reason [SVF]."""
     ctx.require("update_case")
     today = today or dt.date.today()
-    cleaned = _validate_case_changes(changes, today)
+    cleaned = validate_case_changes(changes, today)
     with unit_of_work(ctx.database_url) as session:
         case = session.get(Case, case_id)
         if case is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
@@ -157,11 +158,8 @@ class MolecularFindings:
     lab: str | None = None
 
 
-def add_molecular_report(
-    ctx: ServiceContext, case_id: int, findings: MolecularFindings, today: dt.date | None = None
-) -> int:
-    ctx.require("record_molecular")
-    today = today or dt.date.today()
+def validate_molecular(findings: MolecularFindings, today: dt.date) -> dict[str, Any]:
+    """The cleaned column values of a molecular report, or ValidationError."""
     alterations = [v.text(f"alterations[{i}]", a, 120) for i, a in enumerate(findings.alterations)]
     site = v.optional_choice("tissue_of_origin_site", findings.tissue_of_origin_site, PRIMARY_SITES)
     confidence = v.optional_number(
@@ -169,7 +167,7 @@ def add_molecular_report(
     )
     if confidence is not None and site is None:
         raise ValidationError("tissue_of_origin_site", "name the site the confidence refers to")
-    values = {
+    return {
         "reported_on": v.date("reported_on", findings.reported_on, not_after=today),
         "msi_status": v.optional_choice("msi_status", findings.msi_status, MSI_STATUSES),
         "mmr_status": v.optional_choice("mmr_status", findings.mmr_status, MMR_STATUSES),
@@ -181,12 +179,42 @@ def add_molecular_report(
         "tissue_of_origin_confidence": confidence,
         "lab": v.optional_text("lab", findings.lab, 120),
     }
+
+
+def add_molecular_report(
+    ctx: ServiceContext, case_id: int, findings: MolecularFindings, today: dt.date | None = None
+) -> int:
+    ctx.require("record_molecular")
+    values = validate_molecular(findings, today or dt.date.today())
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         report = MolecularReport(case_id=case_id, **values)
         session.add(report)
         record_creation(session, ctx.actor, report)
         return report.id
+
+
+def validate_serum_marker(
+    *,
+    marker: object,
+    value: object,
+    measured_on: object,
+    unit: object = None,
+    upper_limit_normal: object = None,
+    today: dt.date,
+) -> dict[str, Any]:
+    """The cleaned column values of a serum marker result, or ValidationError."""
+    code = canonical_serum_marker(marker) if isinstance(marker, str) else None
+    if code is None:
+        raise ValidationError("marker", f"is not a known serum marker: {marker!r}")
+    default_unit = SERUM_MARKERS_BY_KEY[marker_key(code)].default_unit
+    return {
+        "marker": code,
+        "value": v.number("value", value, 0, 1e7),
+        "unit": v.optional_text("unit", unit, 16) or default_unit,
+        "upper_limit_normal": v.optional_number("upper_limit_normal", upper_limit_normal, 0, 1e7),
+        "measured_on": v.date("measured_on", measured_on, not_after=today),
+    }
 
 
 def add_serum_marker(
@@ -201,18 +229,14 @@ def add_serum_marker(
     today: dt.date | None = None,
 ) -> int:
     ctx.require("record_serum_marker")
-    today = today or dt.date.today()
-    code = canonical_serum_marker(marker) if isinstance(marker, str) else None
-    if code is None:
-        raise ValidationError("marker", f"is not a known serum marker: {marker!r}")
-    default_unit = SERUM_MARKERS_BY_KEY[marker_key(code)].default_unit
-    values = {
-        "marker": code,
-        "value": v.number("value", value, 0, 1e7),
-        "unit": v.optional_text("unit", unit, 16) or default_unit,
-        "upper_limit_normal": v.optional_number("upper_limit_normal", upper_limit_normal, 0, 1e7),
-        "measured_on": v.date("measured_on", measured_on, not_after=today),
-    }
+    values = validate_serum_marker(
+        marker=marker,
+        value=value,
+        measured_on=measured_on,
+        unit=unit,
+        upper_limit_normal=upper_limit_normal,
+        today=today or dt.date.today(),
+    )
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         row = SerumMarkerResult(case_id=case_id, **values)

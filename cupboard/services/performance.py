@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
@@ -10,6 +11,23 @@ from cupboard.models import EcogObservation
 from cupboard.services.audit import record_creation
 from cupboard.services.cases import get_case
 from cupboard.services.context import ServiceContext
+
+
+def validate_ecog(
+    *,
+    score: object,
+    observed_on: object,
+    weight_kg: object = None,
+    note: object = None,
+    today: dt.date,
+) -> dict[str, Any]:
+    """The cleaned column values of an ECOG observation, or ValidationError [ECOG]."""
+    return {
+        "score": v.integer("ecog", score, 0, 5),
+        "observed_on": v.date("observed_on", observed_on, not_after=today),
+        "weight_kg": v.optional_number("weight_kg", weight_kg, 1, 400),
+        "note": v.optional_text("note", note, v.MAX_LONG_TEXT),
+    }
 
 
 def record_ecog(
@@ -24,13 +42,13 @@ def record_ecog(
 ) -> int:
     """Record an ECOG score 0-5 on a date (and weight, if measured)."""
     ctx.require("record_ecog")
-    today = today or dt.date.today()
-    values = {
-        "score": v.integer("ecog", score, 0, 5),
-        "observed_on": v.date("observed_on", observed_on, not_after=today),
-        "weight_kg": v.optional_number("weight_kg", weight_kg, 1, 400),
-        "note": v.optional_text("note", note, v.MAX_LONG_TEXT),
-    }
+    values = validate_ecog(
+        score=score,
+        observed_on=observed_on,
+        weight_kg=weight_kg,
+        note=note,
+        today=today or dt.date.today(),
+    )
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         row = EcogObservation(case_id=case_id, recorded_by_id=ctx.actor.user_id, **values)

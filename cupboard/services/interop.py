@@ -1,0 +1,1218 @@
+"""Interoperability: FHIR export and import, referral import, CSV/Excel exports.
+
+Reads return plain data; every export is recorded as an audit event (action
+``export``) before its bytes are handed out; an import is checked in full first (a
+report, nothing written) and written only when the user confirms, in one transaction,
+skipping patients whose MRN already exists. Values are validated with the same rules as
+the forms (services/cases, findings, workup, decisions, meetings, performance).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cupboard import validation as v
+from cupboard.db import unit_of_work
+from cupboard.errors import CupboardError, NotFoundError, ValidationError
+from cupboard.export import (
+    CohortRow,
+    ExportFile,
+    QueueRow,
+    cohort_frame,
+    export_file,
+    queue_frame,
+)
+from cupboard.fhir import (
+    CaseData,
+    CaseRecord,
+    DecisionData,
+    EcogData,
+    IhcData,
+    InvestigationData,
+    MeetingData,
+    MolecularData,
+    PathologyData,
+    PatientData,
+    SerumData,
+    bundle_json,
+    case_bundle,
+    record_from_bundle,
+)
+from cupboard.guidance import CaseProfile, assess_case
+from cupboard.importing import (
+    MAX_FILE_BYTES,
+    MalformedFileError,
+    Problem,
+    ReferralFile,
+    read_referral_csv,
+)
+from cupboard.knowledge.histology import (
+    DIFFERENTIATION,
+    HISTOLOGY_CATEGORIES,
+    SPECIMEN_TYPES,
+)
+from cupboard.knowledge.investigations import INVESTIGATIONS_BY_CODE
+from cupboard.knowledge.sites import METASTATIC_SITES
+from cupboard.models import (
+    AgendaItem,
+    Case,
+    Decision,
+    EcogObservation,
+    IhcResult,
+    Investigation,
+    MdtMeeting,
+    MolecularReport,
+    PathologyReport,
+    Patient,
+    SerumMarkerResult,
+    User,
+    utcnow,
+)
+from cupboard.permissions import Actor
+from cupboard.services.accounts import actor_of
+from cupboard.services.audit import record_creation, record_event
+from cupboard.services.cases import (
+    Referral,
+    initial_workup_statuses,
+    next_pseudonym,
+    validate_case_changes,
+    validate_referral,
+)
+from cupboard.services.context import ServiceContext
+from cupboard.services.decisions import DecisionDraft, validate_decision
+from cupboard.services.findings import (
+    IhcEntry,
+    MolecularFindings,
+    validate_ihc,
+    validate_molecular,
+    validate_serum_marker,
+)
+from cupboard.services.meetings import validate_attendees
+from cupboard.services.performance import validate_ecog
+from cupboard.services.reading import age_on
+from cupboard.services.workup import check_investigation_dates, validate_investigation_changes
+
+# --------------------------------------------------------------------------------------
+# Reading one case as plain data
+
+
+def _record(session: Session, case_id: int) -> CaseRecord:
+    row = session.execute(select(Case, Patient).join(Patient).where(Case.id == case_id)).first()
+    if row is None:
+        raise NotFoundError("case", case_id)
+    case, patient = row
+
+    def rows(model: Any, *order: Any) -> list[Any]:
+        return list(session.scalars(select(model).where(model.case_id == case_id).order_by(*order)))
+
+    reports = rows(PathologyReport, PathologyReport.reported_on, PathologyReport.id)
+    ihc = rows(IhcResult, IhcResult.reported_on, IhcResult.id)
+    meetings = {
+        m.id: m
+        for m in session.scalars(
+            select(MdtMeeting)
+            .join(Decision, Decision.meeting_id == MdtMeeting.id)
+            .where(Decision.case_id == case_id)
+        )
+    }
+    decisions = rows(Decision, Decision.id)
+    position = {d.id: n for n, d in enumerate(decisions)}
+
+    def ihc_data(r: IhcResult) -> IhcData:
+        return IhcData(r.marker, r.result, r.reported_on, r.percentage)
+
+    return CaseRecord(
+        case_id=case.id,
+        patient=PatientData(
+            pseudonym=patient.pseudonym,
+            mrn=patient.mrn,
+            name=patient.name,
+            sex=patient.sex,
+            date_of_birth=patient.date_of_birth,
+            phone=patient.phone,
+            referrer_name=patient.referrer_name,
+            referrer_phone=patient.referrer_phone,
+            prior_malignancy=patient.prior_malignancy,
+            birth_year=patient.date_of_birth.year,
+        ),
+        case=CaseData(
+            status=case.status,
+            diagnostic_stage=case.diagnostic_stage,
+            pathway_start=case.pathway_start,
+            referral_date=case.referral_date,
+            presentation=case.presentation,
+            metastatic_sites=tuple(case.metastatic_sites or ()),
+            lesion_count=case.lesion_count,
+            bone_pattern=case.bone_pattern,
+            primary_found_site=case.primary_found_site,
+            primary_found_by=case.primary_found_by,
+            primary_found_on=case.primary_found_on,
+            closing_reason=case.closing_reason,
+            closed_on=case.closed_on,
+        ),
+        investigations=tuple(
+            InvestigationData(
+                i.code,
+                i.status,
+                i.requested_on,
+                i.booked_for,
+                i.done_on,
+                i.reported_on,
+                i.result_text,
+                i.responsible,
+            )
+            for i in rows(Investigation, Investigation.id)
+        ),
+        pathology_reports=tuple(
+            PathologyData(
+                histology=r.histology,
+                reported_on=r.reported_on,
+                differentiation=r.differentiation,
+                biopsy_site=r.biopsy_site,
+                specimen_type=r.specimen_type,
+                pathologist=r.pathologist,
+                comment=r.comment,
+                ihc=tuple(ihc_data(i) for i in ihc if i.pathology_report_id == r.id),
+            )
+            for r in reports
+        ),
+        ihc_without_report=tuple(
+            ihc_data(i)
+            for i in ihc
+            if i.pathology_report_id is None or i.pathology_report_id not in {r.id for r in reports}
+        ),
+        molecular_reports=tuple(
+            MolecularData(
+                reported_on=m.reported_on,
+                msi_status=m.msi_status,
+                mmr_status=m.mmr_status,
+                tmb=m.tmb,
+                pdl1_tps=m.pdl1_tps,
+                pdl1_cps=m.pdl1_cps,
+                alterations=tuple(m.alterations or ()),
+                tissue_of_origin_site=m.tissue_of_origin_site,
+                tissue_of_origin_confidence=m.tissue_of_origin_confidence,
+                lab=m.lab,
+            )
+            for m in rows(MolecularReport, MolecularReport.reported_on, MolecularReport.id)
+        ),
+        serum_markers=tuple(
+            SerumData(s.marker, s.value, s.unit, s.measured_on, s.upper_limit_normal)
+            for s in rows(SerumMarkerResult, SerumMarkerResult.measured_on, SerumMarkerResult.id)
+        ),
+        ecog=tuple(
+            EcogData(e.score, e.observed_on, e.weight_kg, e.note)
+            for e in rows(EcogObservation, EcogObservation.observed_on, EcogObservation.id)
+        ),
+        decisions=tuple(
+            DecisionData(
+                code=d.code,
+                rationale=d.rationale,
+                decided_on=d.decided_on,
+                presumed_primary=d.presumed_primary,
+                regimen=d.regimen,
+                biomarker=d.biomarker,
+                alteration=d.alteration,
+                target_site=d.target_site,
+                local_modality=d.local_modality,
+                workup_requested=d.workup_requested,
+                plan=d.plan,
+                ecog_at_decision=d.ecog_at_decision,
+                attendees=tuple(dict(a) for a in d.attendees or ()),
+                meeting=MeetingData(
+                    meetings[d.meeting_id].meeting_date, meetings[d.meeting_id].title
+                )
+                if d.meeting_id in meetings
+                else None,
+                superseded=d.superseded,
+                amends=position.get(d.amends_decision_id) if d.amends_decision_id else None,
+                treatment_started_on=d.treatment_started_on,
+                follow_up_due=d.follow_up_due,
+                follow_up_done_on=d.follow_up_done_on,
+            )
+            for d in decisions
+        ),
+    )
+
+
+def read_case_record(ctx: ServiceContext, case_id: int) -> CaseRecord:
+    """Everything cupboard holds about one case, as plain values (for export)."""
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        return _record(session, case_id)
+
+
+def _identifiers_note(include_identifiers: bool) -> str:
+    return "with identifiers" if include_identifiers else "pseudonymised"
+
+
+def _audit_export(
+    ctx: ServiceContext,
+    entity: str,
+    entity_id: int | None,
+    reason: str,
+    case_id: int | None = None,
+) -> None:
+    with unit_of_work(ctx.database_url) as session:
+        record_event(
+            session, ctx.actor, "export", entity, entity_id, case_id=case_id, reason=reason
+        )
+
+
+def fhir_file_name(case_id: int, include_identifiers: bool, today: dt.date) -> str:
+    suffix = "" if include_identifiers else "-pseudonymised"
+    return f"cupboard-case-{case_id}-fhir{suffix}-{today.isoformat()}.json"
+
+
+def export_case_fhir(
+    ctx: ServiceContext,
+    case_id: int,
+    *,
+    include_identifiers: bool = False,
+    now: dt.datetime | None = None,
+) -> ExportFile:
+    """The case as a FHIR R4 Bundle (JSON). Recorded in the audit trail before it is
+    returned; names and MRNs only when ``include_identifiers`` is chosen."""
+    ctx.require("export_data")
+    now = now or utcnow()
+    record = read_case_record(ctx, case_id)
+    bundle = case_bundle(record, include_identifiers=include_identifiers, generated_at=now)
+    content = bundle_json(bundle).encode("utf-8")
+    _audit_export(
+        ctx,
+        "case",
+        case_id,
+        f"FHIR bundle, {_identifiers_note(include_identifiers)}",
+        case_id=case_id,
+    )
+    return ExportFile(
+        fhir_file_name(case_id, include_identifiers, now.date()),
+        "application/fhir+json",
+        content,
+        1,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Who acts from the command line
+
+# The server operator at the shell already holds the database; the CLI gives them a
+# navigator's permissions (imports and exports) and audits them as "cli".
+CLI_ACTOR = Actor(
+    user_id=None, username="cli", display_name="Command line (server operator)", role="navigator"
+)
+
+
+def actor_for_username(url: str, username: str) -> Actor:
+    """The active account ``username`` as an actor (``--as`` on the command line)."""
+    with unit_of_work(url) as session:
+        user = session.scalar(select(User).where(User.username == username.strip().lower()))
+        if user is None:
+            raise NotFoundError("user", username)
+        if not user.is_active:
+            raise CupboardError(f"user {username} is disabled")
+        return actor_of(user)
+
+
+# --------------------------------------------------------------------------------------
+# Import reports
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """One patient in an import: where it is in the file and who it is."""
+
+    where: str
+    mrn: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import would do; nothing has been written."""
+
+    source: str
+    to_import: tuple[ImportItem, ...]
+    already_exist: tuple[ImportItem, ...]
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{len(self.to_import)} to import, {len(self.already_exist)} already exist "
+            f"(skipped), {len(self.problems)} refused"
+        )
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    source: str
+    created_case_ids: tuple[int, ...]
+    already_exist: tuple[ImportItem, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{len(self.created_case_ids)} imported, {len(self.already_exist)} already "
+            f"existed (skipped), {len(self.problems)} refused"
+        )
+
+
+def report_lines(report: ImportReport) -> list[str]:
+    """The report as plain lines (command line; the page shows tables)."""
+    lines = [f"{report.source}: {report.summary}"]
+    lines += [f"  refused {p}" for p in report.problems]
+    lines += [f"  already exists, skipped: {i.where}: MRN {i.mrn}" for i in report.already_exist]
+    lines += [f"  to import: {i.where}: MRN {i.mrn}" for i in report.to_import]
+    lines += [f"  note: {note}" for note in report.notes]
+    return lines
+
+
+class ImportConflictError(CupboardError):
+    """Someone else wrote the same MRN meanwhile; the whole import was rolled back."""
+
+
+def _existing_mrns(session: Session, mrns: Iterable[str]) -> set[str]:
+    wanted = sorted(set(mrns))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(session.scalars(select(Patient.mrn).where(Patient.mrn.in_(chunk))))
+    return found
+
+
+def _add_referral(
+    session: Session,
+    actor: Actor,
+    data: dict[str, Any],
+    reason: str,
+    case_fields: dict[str, Any] | None = None,
+) -> tuple[Patient, Case]:
+    """Patient and case as ``register_referral`` creates them (``case_fields``: the
+    status, stage and outcome an imported case already has)."""
+    patient = Patient(
+        pseudonym=next_pseudonym(session),
+        **{k: data[k] for k in ("mrn", "name", "sex", "date_of_birth", "phone")},
+        referrer_name=data["referrer_name"],
+        referrer_phone=data["referrer_phone"],
+        prior_malignancy=data["prior_malignancy"],
+    )
+    session.add(patient)
+    record_creation(session, actor, patient, reason=reason)
+    case = Case(
+        patient_id=patient.id,
+        status="referred",
+        diagnostic_stage="muo",
+        pathway_start=data["pathway_start"],
+        referral_date=data["referral_date"],
+        presentation=data["presentation"],
+        metastatic_sites=data["metastatic_sites"],
+        lesion_count=data["lesion_count"],
+        bone_pattern=data["bone_pattern"],
+    )
+    for key, value in (case_fields or {}).items():
+        setattr(case, key, value)
+    session.add(case)
+    record_creation(session, actor, case, reason=reason)
+    return patient, case
+
+
+def _add_workup(
+    session: Session,
+    actor: Actor,
+    case: Case,
+    data: dict[str, Any],
+    reason: str,
+    given: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """One row per catalogue investigation: the imported status where the file gives
+    one, otherwise the status a new referral starts with."""
+    statuses = initial_workup_statuses(data["sex"], data["metastatic_sites"], data["lesion_count"])
+    for code, status in statuses.items():
+        values = (given or {}).get(code) or {"status": status}
+        row = Investigation(case_id=case.id, code=code, **values)
+        session.add(row)
+        record_creation(session, actor, row, reason=reason)
+
+
+def preview_referral_import(
+    ctx: ServiceContext, content: bytes, source: str, today: dt.date | None = None
+) -> ImportReport:
+    """Check a referral CSV in full and say what importing it would do; writes nothing.
+
+    Raises MalformedFileError when the file cannot be read at all."""
+    ctx.require("import_data")
+    ctx.require("register_referral")
+    today = today or dt.date.today()
+    checked = read_referral_csv(content, today)
+    with unit_of_work(ctx.database_url) as session:
+        existing = _existing_mrns(session, (r.referral.mrn.strip() for r in checked.rows))
+    return _referral_report(source, checked, existing)
+
+
+def _referral_report(source: str, checked: ReferralFile, existing: set[str]) -> ImportReport:
+    to_import, exist = [], []
+    for row in checked.rows:
+        mrn = row.referral.mrn.strip()
+        item = ImportItem(f"line {row.line}", mrn, row.referral.name.strip())
+        (exist if mrn in existing else to_import).append(item)
+    return ImportReport(source, tuple(to_import), tuple(exist), checked.problems)
+
+
+def commit_referral_import(
+    ctx: ServiceContext, content: bytes, source: str, today: dt.date | None = None
+) -> ImportResult:
+    """Write the file's valid rows in one transaction (the user confirmed the report).
+
+    The file is checked again, so what is written is exactly what passes the rules now;
+    MRNs that exist (also ones added since the preview) are skipped, never duplicated."""
+    ctx.require("import_data")
+    ctx.require("register_referral")
+    today = today or dt.date.today()
+    checked = read_referral_csv(content, today)
+    reason = f"imported from {source}"
+    created: list[int] = []
+    try:
+        with unit_of_work(ctx.database_url) as session:
+            existing = _existing_mrns(session, (r.referral.mrn.strip() for r in checked.rows))
+            report = _referral_report(source, checked, existing)
+            by_line = {f"line {r.line}": r for r in checked.rows}
+            for item in report.to_import:
+                row = by_line[item.where]
+                data = validate_referral(row.referral, today)
+                _, case = _add_referral(session, ctx.actor, data, f"{reason} {item.where}")
+                _add_workup(session, ctx.actor, case, data, reason)
+                created.append(case.id)
+            record_event(
+                session,
+                ctx.actor,
+                "import",
+                "referral_file",
+                None,
+                reason=f"{source}: {report.summary}",
+            )
+    except IntegrityError:
+        raise ImportConflictError(
+            "Another user registered one of these MRNs while the import ran, so nothing "
+            "was imported. Check the file again and retry."
+        ) from None
+    return ImportResult(source, tuple(created), report.already_exist, checked.problems)
+
+
+# --------------------------------------------------------------------------------------
+# FHIR import: validate the whole record, then write it in one transaction
+
+
+@dataclass
+class _CleanCase:
+    """A bundle's case, every value validated and ready to insert."""
+
+    referral: dict[str, Any]
+    case_fields: dict[str, Any]
+    investigations: dict[str, dict[str, Any]]
+    pathology: list[tuple[dict[str, Any], list[IhcEntry], Any]]
+    ihc_without_report: list[tuple[IhcEntry, dt.date]]
+    molecular: list[dict[str, Any]]
+    serum: list[dict[str, Any]]
+    ecog: list[dict[str, Any]]
+    decisions: list[tuple[dict[str, Any], MeetingData | None, bool, int | None, dict[str, Any]]]
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def check(self, where: str, action: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a validator; record its refusal against ``where`` instead of raising."""
+        try:
+            return action(*args, **kwargs)
+        except ValidationError as refused:
+            self.items.append(Problem(where or "bundle", refused.field, refused.message))
+        return None
+
+
+def _clean_patient(record: CaseRecord, today: dt.date, problems: _Problems) -> dict[str, Any]:
+    p, c = record.patient, record.case
+    if not p.mrn:
+        problems.items.append(
+            Problem(
+                "Patient",
+                "mrn",
+                "is missing: this bundle is pseudonymised; export the case with "
+                "identifiers to transfer it",
+            )
+        )
+    if p.date_of_birth is None:
+        problems.items.append(
+            Problem("Patient", "date_of_birth", "a full birth date (YYYY-MM-DD) is needed")
+        )
+    if c.referral_date is None:
+        problems.items.append(
+            Problem(
+                "bundle",
+                "referral_date",
+                "is missing: give the EpisodeOfCare a period start or the referral "
+                "ServiceRequest an authoredOn date",
+            )
+        )
+    if not p.mrn or p.date_of_birth is None or c.referral_date is None:
+        return {}
+    referral = Referral(
+        mrn=p.mrn,
+        name=p.name or "",
+        sex=p.sex or "",
+        date_of_birth=p.date_of_birth,
+        referral_date=c.referral_date,
+        pathway_start=c.pathway_start,
+        phone=p.phone,
+        referrer_name=p.referrer_name,
+        referrer_phone=p.referrer_phone,
+        prior_malignancy=p.prior_malignancy,
+        presentation=c.presentation,
+        metastatic_sites=c.metastatic_sites,
+        lesion_count=c.lesion_count,
+        bone_pattern=c.bone_pattern,
+    )
+    return problems.check("Patient", validate_referral, referral, today) or {}
+
+
+def _clean_case_fields(c: CaseData, today: dt.date, problems: _Problems) -> dict[str, Any]:
+    changes = {
+        "status": c.status,
+        "diagnostic_stage": c.diagnostic_stage,
+        "primary_found_site": c.primary_found_site,
+        "primary_found_by": c.primary_found_by,
+        "primary_found_on": c.primary_found_on,
+        "closing_reason": c.closing_reason,
+        "closed_on": c.closed_on,
+    }
+    cleaned = problems.check("EpisodeOfCare", validate_case_changes, changes, today) or {}
+    if cleaned.get("status") == "closed" and not cleaned.get("closing_reason"):
+        problems.items.append(Problem("EpisodeOfCare", "closing_reason", "is required to close"))
+    return cleaned
+
+
+def _clean_investigations(
+    items: Sequence[InvestigationData], today: dt.date, problems: _Problems
+) -> dict[str, dict[str, Any]]:
+    cleaned: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if item.code not in INVESTIGATIONS_BY_CODE:
+            problems.items.append(
+                Problem(item.where, "code", f"unknown investigation {item.code!r}")
+            )
+            continue
+        if item.code in cleaned:
+            problems.items.append(Problem(item.where, "code", f"{item.code} is listed twice"))
+            continue
+        values = {
+            "status": item.status,
+            "requested_on": item.requested_on,
+            "booked_for": item.booked_for,
+            "done_on": item.done_on,
+            "reported_on": item.reported_on,
+            "result_text": item.result_text,
+            "responsible": item.responsible,
+        }
+        checked = problems.check(item.where, validate_investigation_changes, values, today)
+        if checked is None:
+            continue
+        problems.check(item.where, check_investigation_dates, checked)
+        if not _refused_at(problems, item.where):
+            cleaned[item.code] = checked
+    return cleaned
+
+
+def _refused_at(problems: _Problems, where: str) -> bool:
+    return any(p.where == where for p in problems.items)
+
+
+def _ihc_entries(items: Sequence[IhcData], where: str, problems: _Problems) -> list[IhcEntry]:
+    entries = [IhcEntry(i.marker, i.result, i.percentage) for i in items]
+    return problems.check(where, validate_ihc, entries) or []
+
+
+def _clean_pathology(
+    reports: Sequence[PathologyData], today: dt.date, problems: _Problems
+) -> list[tuple[dict[str, Any], list[IhcEntry], Any]]:
+    cleaned = []
+    for r in reports:
+        before = len(problems.items)
+
+        def check(field: str, action: Any, *args: Any, r: PathologyData = r) -> Any:
+            return problems.check(r.where, action, field, *args)
+
+        values = {
+            "histology": check("histology", v.choice, r.histology, HISTOLOGY_CATEGORIES),
+            "reported_on": check("reported_on", _required_date, r.reported_on, today),
+            "differentiation": check(
+                "differentiation", v.optional_choice, r.differentiation, DIFFERENTIATION
+            ),
+            "biopsy_site": check("biopsy_site", v.optional_choice, r.biopsy_site, METASTATIC_SITES),
+            "specimen_type": check(
+                "specimen_type", v.optional_choice, r.specimen_type, SPECIMEN_TYPES
+            ),
+            "pathologist": check("pathologist", v.optional_text, r.pathologist, 120),
+            "comment": check("comment", v.optional_text, r.comment, v.MAX_LONG_TEXT),
+        }
+        panel = _ihc_entries(r.ihc, r.where, problems)
+        if len(problems.items) == before:
+            cleaned.append((values, panel, r))
+    return cleaned
+
+
+def _required_date(field: str, value: object, today: dt.date) -> dt.date:
+    if value is None:
+        raise ValidationError(field, "is required")
+    return v.date(field, value, not_after=today)
+
+
+def _clean_molecular(
+    reports: Sequence[MolecularData], today: dt.date, problems: _Problems
+) -> list[dict[str, Any]]:
+    """The rules of services/findings.add_molecular_report, applied to each report."""
+    cleaned = []
+    for m in reports:
+        values = problems.check(
+            m.where,
+            validate_molecular,
+            MolecularFindings(
+                reported_on=m.reported_on,  # type: ignore[arg-type]
+                msi_status=m.msi_status,
+                mmr_status=m.mmr_status,
+                tmb=m.tmb,
+                pdl1_tps=m.pdl1_tps,
+                pdl1_cps=m.pdl1_cps,
+                alterations=tuple(m.alterations),
+                tissue_of_origin_site=m.tissue_of_origin_site,
+                tissue_of_origin_confidence=m.tissue_of_origin_confidence,
+                lab=m.lab,
+            ),
+            today,
+        )
+        if values is not None:
+            cleaned.append(values)
+    return cleaned
+
+
+def _clean_serum(
+    markers: Sequence[SerumData], today: dt.date, problems: _Problems
+) -> list[dict[str, Any]]:
+    """The rules of services/findings.add_serum_marker, applied to each result."""
+    cleaned = []
+    for s in markers:
+        values = problems.check(
+            s.where,
+            validate_serum_marker,
+            marker=s.marker,
+            value=s.value,
+            measured_on=s.measured_on,
+            unit=s.unit,
+            upper_limit_normal=s.upper_limit_normal,
+            today=today,
+        )
+        if values is not None:
+            cleaned.append(values)
+    return cleaned
+
+
+def _clean_ecog(
+    observations: Sequence[EcogData], today: dt.date, problems: _Problems
+) -> list[dict[str, Any]]:
+    """The rules of services/performance.record_ecog, applied to each observation."""
+    cleaned = []
+    for e in observations:
+        values = problems.check(
+            e.where,
+            validate_ecog,
+            score=e.score,
+            observed_on=e.observed_on,
+            weight_kg=e.weight_kg,
+            note=e.note,
+            today=today,
+        )
+        if values is not None:
+            cleaned.append(values)
+    return cleaned
+
+
+def _clean_decisions(
+    decisions: Sequence[DecisionData], today: dt.date, problems: _Problems
+) -> list[tuple[dict[str, Any], MeetingData | None, bool, int | None, dict[str, Any]]]:
+    cleaned = []
+    for n, d in enumerate(decisions):
+        before = len(problems.items)
+        draft = DecisionDraft(
+            code=d.code,
+            rationale=d.rationale or "",
+            decided_on=d.decided_on or "",
+            presumed_primary=d.presumed_primary,
+            regimen=d.regimen,
+            biomarker=d.biomarker,
+            alteration=d.alteration,
+            target_site=d.target_site,
+            local_modality=d.local_modality,
+            workup_requested=d.workup_requested,
+            plan=d.plan,
+            ecog_at_decision=d.ecog_at_decision,
+            attendees=d.attendees,
+            follow_up_due=d.follow_up_due,
+        )
+        values = problems.check(d.where, validate_decision, draft, today)
+        follow_up = {
+            "treatment_started_on": problems.check(
+                d.where, v.optional_date, "treatment_started_on", d.treatment_started_on
+            ),
+            "follow_up_done_on": problems.check(
+                d.where,
+                v.optional_date,
+                "follow_up_done_on",
+                d.follow_up_done_on,
+                not_after=today,
+            ),
+        }
+        if values is not None:
+            problems.check(
+                d.where,
+                v.not_before,
+                "treatment_started_on",
+                follow_up["treatment_started_on"],
+                "decided_on",
+                values["decided_on"],
+            )
+        meeting = d.meeting
+        if meeting is not None:
+            problems.check(d.where, v.date, "meeting.date", meeting.meeting_date)
+            problems.check(d.where, v.text, "meeting.title", meeting.title, 200)
+        if d.amends is not None and not 0 <= d.amends < n:
+            problems.items.append(Problem(d.where, "replaces", "must point to an earlier decision"))
+        if len(problems.items) == before and values is not None:
+            cleaned.append((values, meeting, d.superseded, d.amends, follow_up))
+    return cleaned
+
+
+def _clean_record(record: CaseRecord, today: dt.date) -> tuple[_CleanCase | None, list[Problem]]:
+    problems = _Problems()
+    referral = _clean_patient(record, today, problems)
+    clean = _CleanCase(
+        referral=referral,
+        case_fields=_clean_case_fields(record.case, today, problems),
+        investigations=_clean_investigations(record.investigations, today, problems),
+        pathology=_clean_pathology(record.pathology_reports, today, problems),
+        ihc_without_report=[],
+        molecular=_clean_molecular(record.molecular_reports, today, problems),
+        serum=_clean_serum(record.serum_markers, today, problems),
+        ecog=_clean_ecog(record.ecog, today, problems),
+        decisions=_clean_decisions(record.decisions, today, problems),
+    )
+    for ihc in record.ihc_without_report:
+        entries = _ihc_entries([ihc], ihc.where, problems)
+        day = problems.check(ihc.where, _required_date, "reported_on", ihc.reported_on, today)
+        if entries and day is not None:
+            clean.ihc_without_report.append((entries[0], day))
+    return (clean if not problems.items else None), problems.items
+
+
+@dataclass(frozen=True)
+class _ParsedImport:
+    record: CaseRecord | None
+    clean: _CleanCase | None
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...]
+
+
+def _parse_fhir(content: bytes, today: dt.date) -> _ParsedImport:
+    if len(content) > MAX_FILE_BYTES * 4:
+        raise MalformedFileError("file: is too large for one case (at most 20 MB)")
+    try:
+        parsed = record_from_bundle(content)
+    except (AttributeError, IndexError, KeyError, TypeError) as error:
+        # A valid R4 Bundle whose shape cupboard cannot follow: refuse it as a whole
+        # rather than fail half-way (the report names what could not be read).
+        raise MalformedFileError(
+            f"bundle: cannot be read as a cupboard case ({type(error).__name__}: {error})"
+        ) from None
+    if parsed.record is None:
+        problems = parsed.problems
+        if problems and problems[0].where == "file":
+            raise MalformedFileError(str(problems[0]))
+        return _ParsedImport(None, None, problems, parsed.notes)
+    clean, problems = _clean_record(parsed.record, today)
+    return _ParsedImport(parsed.record, clean, (*parsed.problems, *problems), parsed.notes)
+
+
+def _fhir_report(source: str, parsed: _ParsedImport, existing: set[str]) -> ImportReport:
+    record = parsed.record
+    if record is None or parsed.problems:
+        return ImportReport(source, (), (), parsed.problems, parsed.notes)
+    item = ImportItem("Patient", record.patient.mrn or "", record.patient.name or "")
+    if item.mrn in existing:
+        return ImportReport(source, (), (item,), (), parsed.notes)
+    return ImportReport(source, (item,), (), (), parsed.notes)
+
+
+def preview_fhir_import(
+    ctx: ServiceContext, content: bytes, source: str, today: dt.date | None = None
+) -> ImportReport:
+    """Check a case Bundle in full (structure with the R4B models, values with the form
+    rules) and say what importing it would do; writes nothing."""
+    ctx.require("import_data")
+    today = today or dt.date.today()
+    parsed = _parse_fhir(content, today)
+    existing: set[str] = set()
+    if parsed.record is not None and parsed.record.patient.mrn:
+        with unit_of_work(ctx.database_url) as session:
+            existing = _existing_mrns(session, [parsed.record.patient.mrn.strip()])
+    return _fhir_report(source, parsed, existing)
+
+
+def _meeting_for(
+    session: Session,
+    actor: Actor,
+    meeting: MeetingData,
+    attendees: list[dict[str, str]],
+    reason: str,
+) -> int:
+    """The meeting of that date and title, created if this database does not have it."""
+    found = session.scalar(
+        select(MdtMeeting.id)
+        .where(MdtMeeting.meeting_date == meeting.meeting_date, MdtMeeting.title == meeting.title)
+        .order_by(MdtMeeting.id)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    row = MdtMeeting(
+        meeting_date=meeting.meeting_date,
+        title=meeting.title.strip(),
+        attendees=validate_attendees(attendees),
+    )
+    session.add(row)
+    record_creation(session, actor, row, reason=reason)
+    return row.id
+
+
+def _write_case(session: Session, actor: Actor, clean: _CleanCase, reason: str) -> int:
+    data = clean.referral
+    _, case = _add_referral(session, actor, data, reason, clean.case_fields)
+    _add_workup(session, actor, case, data, reason, clean.investigations)
+
+    def add(row: Any) -> Any:
+        session.add(row)
+        record_creation(session, actor, row, reason=reason)
+        return row
+
+    for values, panel, _ in clean.pathology:
+        report = add(PathologyReport(case_id=case.id, **values))
+        for entry in panel:
+            add(
+                IhcResult(
+                    case_id=case.id,
+                    pathology_report_id=report.id,
+                    marker=entry.marker,
+                    result=entry.result,
+                    percentage=entry.percentage,
+                    reported_on=values["reported_on"],
+                )
+            )
+    for entry, day in clean.ihc_without_report:
+        add(
+            IhcResult(
+                case_id=case.id,
+                marker=entry.marker,
+                result=entry.result,
+                percentage=entry.percentage,
+                reported_on=day,
+            )
+        )
+    for values in clean.molecular:
+        add(MolecularReport(case_id=case.id, **values))
+    for values in clean.serum:
+        add(SerumMarkerResult(case_id=case.id, **values))
+    for values in clean.ecog:
+        add(EcogObservation(case_id=case.id, **values))
+    created: list[int] = []
+    for values, meeting, superseded, amends, follow_up in clean.decisions:
+        meeting_id = (
+            _meeting_for(session, actor, meeting, values["attendees"], reason) if meeting else None
+        )
+        decision = add(
+            Decision(
+                case_id=case.id,
+                **{**values, "meeting_id": meeting_id},
+                superseded=superseded,
+                amends_decision_id=created[amends] if amends is not None else None,
+                **follow_up,
+            )
+        )
+        created.append(decision.id)
+    # One event for the case as a whole, beside the create event of every row.
+    record_event(session, actor, "import", "case", case.id, case_id=case.id, reason=reason)
+    return case.id
+
+
+def commit_fhir_import(
+    ctx: ServiceContext, content: bytes, source: str, today: dt.date | None = None
+) -> ImportResult:
+    """Write the Bundle's case in one transaction, unless its MRN already exists."""
+    ctx.require("import_data")
+    today = today or dt.date.today()
+    parsed = _parse_fhir(content, today)
+    if parsed.clean is None or parsed.record is None:
+        return ImportResult(source, (), (), parsed.problems)
+    reason = f"imported from {source}"
+    try:
+        with unit_of_work(ctx.database_url) as session:
+            mrn = parsed.record.patient.mrn or ""
+            report = _fhir_report(source, parsed, _existing_mrns(session, [mrn.strip()]))
+            if not report.to_import:
+                return ImportResult(source, (), report.already_exist, ())
+            case_id = _write_case(session, ctx.actor, parsed.clean, reason)
+    except IntegrityError:
+        raise ImportConflictError(
+            "Another user registered this MRN while the import ran, so nothing was "
+            "imported. Check the file again and retry."
+        ) from None
+    return ImportResult(source, (case_id,), (), ())
+
+
+# --------------------------------------------------------------------------------------
+# Cohort and queue exports
+
+
+@dataclass
+class _Findings:
+    """What the guidance needs per case, read in bulk."""
+
+    histology: dict[int, str]
+    ihc: dict[int, dict[str, str]]
+    serum: dict[int, dict[str, float]]
+    molecular: dict[int, MolecularReport]
+    ecog: dict[int, int]
+
+
+def _latest_by_case(rows: Iterable[Any], key: Any) -> dict[int, Any]:
+    latest: dict[int, Any] = {}
+    for row in sorted(rows, key=key):
+        latest[row.case_id] = row
+    return latest
+
+
+def _findings(session: Session, case_ids: Sequence[int]) -> _Findings:
+    def rows(model: Any) -> list[Any]:
+        found: list[Any] = []
+        for start in range(0, len(case_ids), 500):
+            chunk = case_ids[start : start + 500]
+            found.extend(session.scalars(select(model).where(model.case_id.in_(chunk))))
+        return found
+
+    pathology = _latest_by_case(rows(PathologyReport), lambda r: (r.reported_on, r.id))
+    ihc: dict[int, dict[str, str]] = defaultdict(dict)
+    for r in sorted(rows(IhcResult), key=lambda r: (r.reported_on, r.id)):
+        ihc[r.case_id][r.marker] = r.result
+    serum: dict[int, dict[str, float]] = defaultdict(dict)
+    for r in sorted(rows(SerumMarkerResult), key=lambda r: (r.measured_on, r.id)):
+        serum[r.case_id][r.marker] = r.value
+    molecular = _latest_by_case(rows(MolecularReport), lambda r: (r.reported_on, r.id))
+    ecog = {
+        case_id: row.score
+        for case_id, row in _latest_by_case(
+            rows(EcogObservation), lambda r: (r.observed_on, r.id)
+        ).items()
+    }
+    return _Findings({k: r.histology for k, r in pathology.items()}, ihc, serum, molecular, ecog)
+
+
+def _favourable_subtype(case: Case, patient: Patient, findings: _Findings) -> str | None:
+    """The guidance's favourable subtype, if the findings so far show one [ESMO23]."""
+    molecular = findings.molecular.get(case.id)
+    profile = CaseProfile(
+        sex=patient.sex,
+        age=age_on(patient.date_of_birth, case.pathway_start),
+        histology=findings.histology.get(case.id),
+        sites=tuple(case.metastatic_sites or ()),
+        bone_pattern=case.bone_pattern,
+        lesions=case.lesion_count,
+        ihc=findings.ihc.get(case.id, {}),
+        serum=findings.serum.get(case.id, {}),
+        msi=molecular.msi_status if molecular else None,
+        mmr=molecular.mmr_status if molecular else None,
+        tmb=molecular.tmb if molecular else None,
+        pdl1_tps=molecular.pdl1_tps if molecular else None,
+        pdl1_cps=molecular.pdl1_cps if molecular else None,
+        alterations=tuple(molecular.alterations or ()) if molecular else (),
+        tissue_of_origin=molecular.tissue_of_origin_site if molecular else None,
+        tissue_of_origin_confidence=molecular.tissue_of_origin_confidence if molecular else None,
+        ecog=findings.ecog.get(case.id),
+    )
+    subtype = assess_case(profile).favourable_subtype
+    return subtype.code if subtype else None
+
+
+def _cohort_rows(session: Session, today: dt.date) -> list[CohortRow]:
+    pairs = list(session.execute(select(Case, Patient).join(Patient).order_by(Case.id)))
+    case_ids = [case.id for case, _ in pairs]
+    findings = _findings(session, case_ids)
+    decisions: dict[int, list[Decision]] = defaultdict(list)
+    for decision in session.scalars(
+        select(Decision)
+        .where(Decision.superseded.is_(False))
+        .order_by(Decision.decided_on, Decision.id)
+    ):
+        decisions[decision.case_id].append(decision)
+    meetings: dict[int, list[dt.date]] = defaultdict(list)
+    for case_id, meeting_date in session.execute(
+        select(AgendaItem.case_id, MdtMeeting.meeting_date)
+        .join(MdtMeeting, AgendaItem.meeting_id == MdtMeeting.id)
+        .order_by(MdtMeeting.meeting_date)
+    ):
+        meetings[case_id].append(meeting_date)
+    result = []
+    for case, patient in pairs:
+        made = decisions.get(case.id, [])
+        first = made[0] if made else None
+        started = [d.treatment_started_on for d in made if d.treatment_started_on]
+        discussed = [d for d in meetings.get(case.id, []) if d <= today]
+        result.append(
+            CohortRow(
+                case_id=case.id,
+                pseudonym=patient.pseudonym,
+                mrn=patient.mrn,
+                name=patient.name,
+                date_of_birth=patient.date_of_birth,
+                sex=patient.sex,
+                age_at_pathway_start=age_on(patient.date_of_birth, case.pathway_start),
+                referral_date=case.referral_date,
+                pathway_start=case.pathway_start,
+                status=case.status,
+                diagnostic_stage=case.diagnostic_stage,
+                metastatic_sites=tuple(case.metastatic_sites or ()),
+                lesion_count=case.lesion_count,
+                histology=findings.histology.get(case.id),
+                favourable_subtype=_favourable_subtype(case, patient, findings),
+                latest_ecog=findings.ecog.get(case.id),
+                first_mdt_date=discussed[0] if discussed else None,
+                mdt_discussions=len(discussed),
+                first_decision_date=first.decided_on if first else None,
+                decisions=tuple(d.code for d in made),
+                treatment_started_on=min(started) if started else None,
+                closing_reason=case.closing_reason,
+                closed_on=case.closed_on,
+                primary_found_site=case.primary_found_site,
+            )
+        )
+    return result
+
+
+def cohort_rows(ctx: ServiceContext, today: dt.date | None = None) -> list[CohortRow]:
+    """One row per case for audit meetings (identifiers are dropped by the export)."""
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        return _cohort_rows(session, today or dt.date.today())
+
+
+def _queue_rows(session: Session, meeting_id: int, today: dt.date) -> list[QueueRow]:
+    if session.get(MdtMeeting, meeting_id) is None:
+        raise NotFoundError("meeting", meeting_id)
+    items = list(
+        session.execute(
+            select(AgendaItem, Case, Patient)
+            .join(Case, AgendaItem.case_id == Case.id)
+            .join(Patient, Case.patient_id == Patient.id)
+            .where(AgendaItem.meeting_id == meeting_id)
+            .order_by(AgendaItem.position, AgendaItem.id)
+        )
+    )
+    findings = _findings(session, [case.id for _, case, _ in items])
+    return [
+        QueueRow(
+            position=item.position,
+            case_id=case.id,
+            pseudonym=patient.pseudonym,
+            mrn=patient.mrn,
+            name=patient.name,
+            date_of_birth=patient.date_of_birth,
+            age=age_on(patient.date_of_birth, today),
+            sex=patient.sex,
+            metastatic_sites=tuple(case.metastatic_sites or ()),
+            status=case.status,
+            diagnostic_stage=case.diagnostic_stage,
+            days_since_pathway_start=(today - case.pathway_start).days,
+            histology=findings.histology.get(case.id),
+            favourable_subtype=_favourable_subtype(case, patient, findings),
+            latest_ecog=findings.ecog.get(case.id),
+            question=item.question,
+            presented_by=item.presented_by,
+        )
+        for item, case, patient in items
+    ]
+
+
+def queue_rows(
+    ctx: ServiceContext, meeting_id: int, today: dt.date | None = None
+) -> list[QueueRow]:
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        return _queue_rows(session, meeting_id, today or dt.date.today())
+
+
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx")
+
+
+def export_cohort(
+    ctx: ServiceContext,
+    fmt: str,
+    *,
+    include_identifiers: bool = False,
+    today: dt.date | None = None,
+) -> ExportFile:
+    """The cohort as CSV or Excel; pseudonymised unless identifiers are chosen."""
+    ctx.require("export_data")
+    fmt = v.choice("format", fmt, EXPORT_FORMATS)
+    today = today or dt.date.today()
+    rows = cohort_rows(ctx, today)
+    frame = cohort_frame(rows, include_identifiers=include_identifiers)
+    exported = export_file(frame, fmt, f"cupboard-cohort-{today.isoformat()}", sheet="Cohort")
+    _audit_export(
+        ctx,
+        "cohort",
+        None,
+        f"cohort {fmt}, {len(rows)} cases, {_identifiers_note(include_identifiers)}",
+    )
+    return exported
+
+
+def export_queue(
+    ctx: ServiceContext,
+    meeting_id: int,
+    fmt: str,
+    *,
+    include_identifiers: bool = False,
+    today: dt.date | None = None,
+) -> ExportFile:
+    """A meeting's agenda as CSV or Excel; pseudonymised unless identifiers are chosen."""
+    ctx.require("export_data")
+    fmt = v.choice("format", fmt, EXPORT_FORMATS)
+    today = today or dt.date.today()
+    rows = queue_rows(ctx, meeting_id, today)
+    frame = queue_frame(rows, include_identifiers=include_identifiers)
+    exported = export_file(
+        frame, fmt, f"cupboard-queue-meeting-{meeting_id}-{today.isoformat()}", sheet="Queue"
+    )
+    _audit_export(
+        ctx,
+        "mdt_meeting",
+        meeting_id,
+        f"queue {fmt}, {len(rows)} cases, {_identifiers_note(include_identifiers)}",
+    )
+    return exported
