@@ -1,44 +1,306 @@
-"""MDT queue: the cases on a meeting's agenda."""
+"""MDT queue: the cases on a meeting's agenda, and the cases ready for one.
+
+Deep link: ``queue?meeting_id=N``. Navigators and the chair create meetings, put
+cases on an agenda, take them off and order it.
+"""
+
+import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
-from cupboard.knowledge.pathway import CASE_STATUS_LABELS
-from cupboard.services import reading
-from cupboard.ui.guard import page_guard
+from cupboard.errors import CupboardError
+from cupboard.knowledge.pathway import CASE_STATUS_CODES, CASE_STATUS_LABELS
+from cupboard.permissions import may
+from cupboard.services import queue
+from cupboard.services.case_record import site_label
+from cupboard.services.context import ServiceContext
+from cupboard.services.meetings import (
+    add_to_agenda,
+    create_meeting,
+    move_agenda_item,
+    remove_from_agenda,
+)
+from cupboard.services.queue import QueueFilter, QueueRow
+from cupboard.ui.case_panels import flash, show_flash
+from cupboard.ui.guard import page_guard, show_error
 
 ctx = page_guard("view_cases")
+can_schedule = may(ctx.actor.role, "schedule_meeting")
+today = dt.date.today()
 
-st.title("MDT queue")
-meetings = reading.list_meetings(ctx)
-if not meetings:
-    st.info("No upcoming MDT meetings. A navigator can schedule one.")
-    st.stop()
-meeting = st.selectbox(
-    "Meeting",
-    meetings,
-    format_func=lambda m: f"{m.meeting_date:%a %d %b %Y} · {m.title}",
-    key="queue_meeting",
-)
-rows = reading.agenda(ctx, meeting.id)
-st.caption(f"{len(rows)} cases on the agenda")
-table = pd.DataFrame(
-    [
-        {
-            "#": r.position,
+
+def _select_meeting(meeting_id: int) -> None:
+    st.session_state["queue_meeting"] = meeting_id
+    st.query_params["meeting_id"] = str(meeting_id)
+
+
+def _meeting_changed() -> None:
+    st.query_params["meeting_id"] = str(st.session_state["queue_meeting"])
+
+
+def _create_meeting(context: ServiceContext) -> None:
+    try:
+        meeting_id = create_meeting(
+            context,
+            meeting_date=st.session_state["new_meeting_date"],
+            title=st.session_state["new_meeting_title"],
+        )
+    except CupboardError as error:
+        flash("queue", "error", str(error))
+    else:
+        _select_meeting(meeting_id)
+        flash("queue", "success", "Meeting created.")
+
+
+def _add(context: ServiceContext, meeting_id: int) -> None:
+    case_id = st.session_state.get("queue_add_case")
+    if case_id is None:
+        flash("queue", "error", "case: choose a case to add")
+        return
+    try:
+        add_to_agenda(context, meeting_id, case_id, question=st.session_state.get("queue_question"))
+    except CupboardError as error:
+        flash("queue", "error", str(error))
+    else:
+        flash("queue", "success", "Case added to the agenda.")
+
+
+def _remove(context: ServiceContext, agenda_item_id: int, seen_version: int) -> None:
+    try:
+        remove_from_agenda(context, agenda_item_id, seen_version)
+    except CupboardError as error:
+        flash("queue", "error", str(error))
+    else:
+        flash("queue", "success", "Case taken off the agenda.")
+
+
+def _move(context: ServiceContext, agenda_item_id: int, position: int) -> None:
+    try:
+        move_agenda_item(context, agenda_item_id, position)
+    except CupboardError as error:
+        flash("queue", "error", str(error))
+
+
+def _frame(rows: list[QueueRow], *, agenda: bool) -> pd.DataFrame:
+    records = []
+    for r in rows:
+        record = {"#": r.position} if agenda else {}
+        record |= {
             "Patient": r.pseudonym,
             "Age": r.age,
             "Sex": r.sex,
-            "Sites": ", ".join(s.replace("_", " ") for s in r.metastatic_sites),
-            "Days on pathway": r.days_since_pathway_start,
-            "Status": CASE_STATUS_LABELS.get(r.status, r.status),
-            "Open": f"case?case_id={r.case_id}",
+            "Sites": ", ".join(site_label(s) for s in r.sites),
+            "Day": r.days_on_pathway,
+            "Workup": r.workup_label,
+            "Outstanding": ", ".join(r.outstanding_labels),
+            "Missing": len(r.missing_before_mdt),
+            "ECOG": r.ecog,
+            "Favourable": f"★ {r.favourable_label}" if r.favourable_label else "",
+            "Status": r.status_label,
         }
-        for r in rows
-    ]
+        if agenda:
+            record["Question"] = r.question or ""
+        record |= {"Navigator": r.navigator or "", "Oncologist": r.oncologist or ""}
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+COLUMNS = {
+    "#": st.column_config.NumberColumn(width=40),
+    "Patient": st.column_config.TextColumn(width="small"),
+    "Age": st.column_config.NumberColumn(width=50),
+    "Sex": st.column_config.TextColumn(width=70),
+    "Day": st.column_config.NumberColumn(
+        width=50, help="Calendar days since the pathway started (day 0) [SVF]"
+    ),
+    "Workup": st.column_config.TextColumn(
+        width=70, help="Investigations done, reported or declined / all that apply"
+    ),
+    "Outstanding": st.column_config.TextColumn(
+        width="medium", help="Still to request, requested or booked"
+    ),
+    "Missing": st.column_config.NumberColumn(
+        width=70, help="Required for this presentation and not done yet (guidance)"
+    ),
+    "ECOG": st.column_config.NumberColumn(width=55, help="Latest ECOG performance status"),
+    "Favourable": st.column_config.TextColumn(
+        width="medium", help="Favourable subtype by the guidance: manage as [ESMO23]"
+    ),
+    "Question": st.column_config.TextColumn(width="medium"),
+}
+
+
+def _case_links(rows: list[QueueRow], *, numbered: bool) -> None:
+    """One link per case: opens the case workspace in this session (deep link)."""
+    with st.container(horizontal=True, gap="small"):
+        st.caption("Open:", width="content")
+        for r in rows:
+            label = f"#{r.position} {r.pseudonym}" if numbered else r.pseudonym
+            st.page_link("pages/case.py", label=label, query_params={"case_id": str(r.case_id)})
+
+
+st.title("MDT queue")
+show_flash("queue")
+
+raw_meeting = st.query_params.get("meeting_id", "")
+deep_link = int(raw_meeting) if raw_meeting.isdigit() else None
+options = queue.meetings(ctx, include=deep_link)
+by_id = {m.id: m for m in options}
+
+top = st.columns([5, 2, 2], vertical_alignment="bottom")
+if can_schedule:
+    with top[2].popover("New meeting", icon=":material/add:"):
+        st.date_input("Meeting date", value=today, key="new_meeting_date")
+        st.text_input("Title", value="CUP MDT", key="new_meeting_title")
+        st.button(
+            "Create meeting",
+            type="primary",
+            on_click=_create_meeting,
+            args=(ctx,),
+            key="new_meeting",
+        )
+if not options:
+    st.info("No upcoming MDT meetings. A navigator or the chair can create one.")
+    st.stop()
+
+if st.session_state.get("queue_meeting") not in by_id:
+    st.session_state["queue_meeting"] = (
+        deep_link if deep_link in by_id else queue.next_meeting_id(options, today)
+    )
+meeting_id = top[0].selectbox(
+    "Meeting",
+    list(by_id),
+    format_func=lambda m: by_id[m].label,
+    key="queue_meeting",
+    on_change=_meeting_changed,
 )
-st.dataframe(
-    table,
-    hide_index=True,
-    column_config={"Open": st.column_config.LinkColumn("Open", display_text="Open case")},
+meeting = by_id[meeting_id]
+with top[1]:
+    st.page_link(
+        "pages/meeting.py",
+        label="Meeting mode",
+        icon=":material/co_present:",
+        query_params={"meeting_id": str(meeting.id)},
+    )
+
+navigators = queue.staff(ctx, ("navigator",))
+oncologists = queue.staff(ctx, ("oncologist", "chair"))
+filters_row = st.columns([3, 2, 2, 3])
+statuses = filters_row[0].multiselect(
+    "Status",
+    CASE_STATUS_CODES,
+    format_func=CASE_STATUS_LABELS.__getitem__,
+    key="queue_status",
+    placeholder="All statuses",
 )
+navigator = filters_row[1].selectbox(
+    "Navigator",
+    [None, *[m.id for m in navigators]],
+    format_func=lambda i: "All" if i is None else {m.id: m.name for m in navigators}[i],
+    key="queue_navigator",
+)
+oncologist = filters_row[2].selectbox(
+    "Oncologist",
+    [None, *[m.id for m in oncologists]],
+    format_func=lambda i: "All" if i is None else {m.id: m.name for m in oncologists}[i],
+    key="queue_oncologist",
+)
+search = filters_row[3].text_input(
+    "Search", key="queue_search", placeholder="Pseudonym, MRN or name"
+)
+filters = QueueFilter(tuple(statuses), navigator, oncologist, search or None)
+
+try:
+    rows = queue.meeting_queue(ctx, meeting.id, filters, today)
+    ready = queue.ready_not_queued(ctx, filters, today=today)
+except CupboardError as error:
+    show_error(error)
+    st.stop()
+
+metrics = st.columns(4)
+metrics[0].metric("On the agenda", len(rows))
+metrics[1].metric("Favourable subtype", sum(1 for r in rows if r.favourable_subtype))
+metrics[2].metric("Missing required workup", sum(1 for r in rows if r.missing_before_mdt))
+metrics[3].metric("Ready, not on a meeting", ready.total)
+
+st.subheader(f"Agenda · {meeting.meeting_date:%a %d %b %Y}")
+if rows:
+    st.dataframe(_frame(rows, agenda=True), hide_index=True, column_config=COLUMNS, key="agenda")
+    _case_links(rows, numbered=True)
+else:
+    st.caption("No cases on this agenda" + (" match the filters." if filters.search else "."))
+
+if can_schedule and rows:
+    with st.container(border=True):
+        st.markdown("**Order the agenda**")
+        items = {r.agenda_item_id: r for r in rows if r.agenda_item_id is not None}
+        cols = st.columns([4, 1, 1, 2, 1, 2], vertical_alignment="bottom")
+        chosen_id = cols[0].selectbox(
+            "Case",
+            list(items),
+            format_func=lambda i: f"#{items[i].position} · {items[i].pseudonym}",
+            key="queue_item",
+        )
+        chosen = items[chosen_id]
+        assert chosen.position is not None
+        cols[1].button(
+            "▲ Up",
+            key="queue_up",
+            disabled=chosen.position <= 1,
+            on_click=_move,
+            args=(ctx, chosen_id, chosen.position - 1),
+        )
+        cols[2].button(
+            "▼ Down",
+            key="queue_down",
+            disabled=chosen.position >= meeting.cases,
+            on_click=_move,
+            args=(ctx, chosen_id, chosen.position + 1),
+        )
+        target = cols[3].number_input(
+            "Position", min_value=1, max_value=max(meeting.cases, 1), value=chosen.position, step=1
+        )
+        cols[4].button("Move", key="queue_move", on_click=_move, args=(ctx, chosen_id, int(target)))
+        cols[5].button(
+            "Remove from meeting",
+            key="queue_remove",
+            on_click=_remove,
+            args=(ctx, chosen_id, chosen.agenda_version),
+        )
+
+st.subheader(f"Ready for MDT, not on an upcoming meeting ({ready.total})")
+if ready.rows:
+    st.dataframe(
+        _frame(list(ready.rows), agenda=False), hide_index=True, column_config=COLUMNS, key="ready"
+    )
+    if ready.total > len(ready.rows):
+        st.caption(f"Showing the {len(ready.rows)} longest waiting; narrow with the filters.")
+    if can_schedule:
+        ready_by_id = {r.case_id: r for r in ready.rows}
+        cols = st.columns([3, 2, 5, 3], vertical_alignment="bottom")
+        add_case = cols[0].selectbox(
+            "Case",
+            list(ready_by_id),
+            format_func=lambda c: (
+                f"{ready_by_id[c].pseudonym} (day {ready_by_id[c].days_on_pathway})"
+            ),
+            key="queue_add_case",
+        )
+        if add_case is not None:
+            with cols[1]:
+                st.page_link(
+                    "pages/case.py", label="Open case", query_params={"case_id": str(add_case)}
+                )
+        cols[2].text_input(
+            "Question for the board", key="queue_question", placeholder="e.g. Primary site?"
+        )
+        cols[3].button(
+            f"Add to meeting of {meeting.meeting_date:%d %b}",
+            key="queue_add",
+            type="primary",
+            on_click=_add,
+            args=(ctx, meeting.id),
+        )
+else:
+    st.caption("No case is waiting for a meeting.")

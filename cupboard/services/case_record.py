@@ -1,0 +1,1148 @@
+"""Read models for one case: what the case page, meeting mode and the before-clinic
+summary show.
+
+Every function takes a :class:`ServiceContext`, checks that the actor may view cases,
+reads in one short transaction and returns plain frozen dataclasses (never ORM
+objects). :func:`case_record` reads everything at once, in one transaction, for a
+consistent snapshot; the smaller functions read one part each.
+
+- :func:`case_header` — who and where on the pathway (identifying fields included;
+  the screen decides whether to show them).
+- :func:`workup` — every investigation with its status, dates, result and whether it
+  is required for this presentation and still missing before the MDT.
+- :func:`findings` — histopathology, IHC, molecular and serum results, newest first.
+- :func:`ecog_series` — ECOG observations (with weight), oldest first.
+- :func:`decisions` — every decision, superseded ones included, newest first.
+- :func:`timeline` — everything that happened to the case, newest first, built from
+  the domain rows and the audit trail.
+- :func:`case_profile` / :func:`case_profiles` — the :class:`~cupboard.guidance.CaseProfile`
+  the guidance needs (batched for lists of cases).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from cupboard.db import unit_of_work
+from cupboard.errors import NotFoundError
+from cupboard.guidance import (
+    CaseProfile,
+    RequiredInvestigation,
+    canonical_serum_name,
+    workup_requirements,
+)
+from cupboard.knowledge.decisions import (
+    DECISION_KINDS_BY_CODE,
+    DECISION_LABELS,
+    DISCIPLINES,
+    LOCAL_MODALITIES,
+)
+from cupboard.knowledge.histology import DIFFERENTIATION, HISTOLOGY_CATEGORIES, SPECIMEN_TYPES
+from cupboard.knowledge.investigations import (
+    INVESTIGATION_STATUS_LABELS,
+    INVESTIGATIONS,
+    INVESTIGATIONS_BY_CODE,
+    MISSING_STATUSES,
+)
+from cupboard.knowledge.markers import SERUM_MARKERS_BY_KEY, canonical_ihc_marker, marker_key
+from cupboard.knowledge.pathway import CASE_STATUS_LABELS, CLOSING_REASONS, DIAGNOSTIC_STAGES
+from cupboard.knowledge.sites import METASTATIC_SITES, PRIMARY_SITES
+from cupboard.models import (
+    AgendaItem,
+    AuditEvent,
+    Case,
+    Decision,
+    EcogObservation,
+    IhcResult,
+    Investigation,
+    MdtMeeting,
+    MolecularReport,
+    PathologyReport,
+    Patient,
+    SerumMarkerResult,
+    User,
+)
+from cupboard.services.context import ServiceContext
+from cupboard.services.reading import age_on
+
+# ---------------------------------------------------------------------------------
+# Labels
+
+
+def site_label(code: str) -> str:
+    """A metastatic or primary site code in the clinic's words."""
+    return METASTATIC_SITES.get(code) or PRIMARY_SITES.get(code) or code.replace("_", " ")
+
+
+def ihc_text(marker: str, result: str, percentage: float | None = None) -> str:
+    """``CK7+``, ``CK20−``, ``ER+ (80 %)``, ``HER2 equivocal``."""
+    sign = {"positive": "+", "negative": "−"}.get(result)
+    text = f"{marker}{sign}" if sign else f"{marker} {result}"
+    if percentage is not None:
+        text += f" ({percentage:g} %)"
+    return text
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+# ---------------------------------------------------------------------------------
+# The read models
+
+
+@dataclass(frozen=True)
+class CaseHeader:
+    """Who the case is about and where it is on the pathway.
+
+    ``name``, ``mrn``, ``date_of_birth`` and ``phone`` identify the patient: a
+    de-identified screen shows only ``pseudonym`` and ``age``.
+    """
+
+    case_id: int
+    version: int
+    pseudonym: str
+    age: int
+    sex: str
+    name: str
+    mrn: str
+    date_of_birth: dt.date
+    phone: str | None
+    status: str
+    status_label: str
+    diagnostic_stage: str
+    diagnostic_stage_label: str
+    referral_date: dt.date
+    pathway_start: dt.date
+    pathway_day: int  # calendar days since the pathway started [SVF]
+    presentation: str | None
+    metastatic_sites: tuple[str, ...]
+    lesion_count: int | None
+    bone_pattern: str | None
+    prior_malignancy: str | None
+    oncologist: str | None
+    navigator: str | None
+    primary_found_site: str | None
+    closing_reason: str | None
+    closed_on: dt.date | None
+
+    @property
+    def site_labels(self) -> tuple[str, ...]:
+        return tuple(site_label(s) for s in self.metastatic_sites)
+
+    @property
+    def closing_label(self) -> str | None:
+        return CLOSING_REASONS.get(self.closing_reason or "")
+
+
+@dataclass(frozen=True)
+class WorkupRow:
+    """One investigation of the standard workup as it stands for this case."""
+
+    investigation_id: int
+    version: int
+    code: str
+    label: str
+    indication: str
+    pathway_block: str
+    source: str
+    status: str
+    status_label: str
+    requested_on: dt.date | None
+    booked_for: dt.date | None
+    done_on: dt.date | None
+    reported_on: dt.date | None
+    result_text: str | None
+    responsible: str | None
+    reviewed_on: dt.date | None
+    required: bool  # for this sex and presentation, by the guidance
+    required_reason: str | None
+
+    @property
+    def applies(self) -> bool:
+        return self.status != "not_indicated" or self.required
+
+    @property
+    def outstanding(self) -> bool:
+        """Still to request, requested or booked."""
+        return self.status in MISSING_STATUSES
+
+    @property
+    def missing_before_mdt(self) -> bool:
+        """Required for this presentation and not yet done [assess contract]."""
+        return self.required and self.status in MISSING_STATUSES
+
+
+@dataclass(frozen=True)
+class PathologyRow:
+    id: int
+    reported_on: dt.date
+    histology: str
+    differentiation: str | None
+    biopsy_site: str | None
+    specimen_type: str | None
+    pathologist: str | None
+    comment: str | None
+
+    @property
+    def histology_label(self) -> str:
+        return HISTOLOGY_CATEGORIES.get(self.histology, self.histology)
+
+    @property
+    def differentiation_label(self) -> str | None:
+        return DIFFERENTIATION.get(self.differentiation or "")
+
+    @property
+    def biopsy_site_label(self) -> str | None:
+        return site_label(self.biopsy_site) if self.biopsy_site else None
+
+    @property
+    def specimen_label(self) -> str | None:
+        return SPECIMEN_TYPES.get(self.specimen_type or "")
+
+    @property
+    def summary(self) -> str:
+        parts = [self.histology_label]
+        if self.differentiation_label and self.differentiation != "not_assessed":
+            parts.append(self.differentiation_label.lower())
+        if self.biopsy_site_label:
+            parts.append(f"biopsy: {self.biopsy_site_label.lower()}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class IhcRow:
+    id: int
+    marker: str
+    result: str
+    percentage: float | None
+    reported_on: dt.date
+    pathology_report_id: int | None
+
+    @property
+    def text(self) -> str:
+        return ihc_text(self.marker, self.result, self.percentage)
+
+
+@dataclass(frozen=True)
+class MolecularRow:
+    id: int
+    reported_on: dt.date
+    msi_status: str | None
+    mmr_status: str | None
+    tmb: float | None
+    pdl1_tps: float | None
+    pdl1_cps: float | None
+    alterations: tuple[str, ...]
+    tissue_of_origin_site: str | None
+    tissue_of_origin_confidence: float | None
+    lab: str | None
+
+    @property
+    def summary(self) -> str:
+        parts: list[str] = []
+        if self.msi_status:
+            parts.append(self.msi_status)
+        if self.mmr_status:
+            parts.append(f"MMR {self.mmr_status}")
+        if self.tmb is not None:
+            parts.append(f"TMB {_number(self.tmb)} mut/Mb")
+        if self.pdl1_tps is not None:
+            parts.append(f"PD-L1 TPS {_number(self.pdl1_tps)} %")
+        if self.pdl1_cps is not None:
+            parts.append(f"PD-L1 CPS {_number(self.pdl1_cps)}")
+        parts.extend(self.alterations)
+        if self.tissue_of_origin_site:
+            confidence = self.tissue_of_origin_confidence
+            too = f"tissue of origin {site_label(self.tissue_of_origin_site).lower()}"
+            parts.append(f"{too} ({confidence:.2f})" if confidence is not None else too)
+        return ", ".join(parts) or "no results given"
+
+
+@dataclass(frozen=True)
+class SerumRow:
+    id: int
+    marker: str
+    value: float
+    unit: str
+    upper_limit_normal: float | None
+    measured_on: dt.date
+
+    @property
+    def label(self) -> str:
+        marker = SERUM_MARKERS_BY_KEY.get(marker_key(self.marker))
+        return marker.label if marker else self.marker
+
+    @property
+    def raised(self) -> bool | None:
+        """Above the laboratory's upper limit of normal; None when no limit was given."""
+        if self.upper_limit_normal is None:
+            return None
+        return self.value > self.upper_limit_normal
+
+    @property
+    def text(self) -> str:
+        flag = " ↑" if self.raised else ""
+        return f"{self.label} {_number(self.value)} {self.unit}{flag}"
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Every finding of the case, each list newest first."""
+
+    pathology: tuple[PathologyRow, ...]
+    ihc: tuple[IhcRow, ...]
+    molecular: tuple[MolecularRow, ...]
+    serum: tuple[SerumRow, ...]
+
+    @property
+    def latest_pathology(self) -> PathologyRow | None:
+        return self.pathology[0] if self.pathology else None
+
+    @property
+    def latest_molecular(self) -> MolecularRow | None:
+        return self.molecular[0] if self.molecular else None
+
+    @property
+    def latest_ihc(self) -> tuple[IhcRow, ...]:
+        """The latest result per marker, in the order first reported."""
+        latest: dict[str, IhcRow] = {}
+        for row in reversed(self.ihc):  # oldest first, so the newest wins
+            latest[row.marker] = row
+        return tuple(latest.values())
+
+    @property
+    def latest_serum(self) -> tuple[SerumRow, ...]:
+        latest: dict[str, SerumRow] = {}
+        for row in reversed(self.serum):
+            latest[row.marker] = row
+        return tuple(latest.values())
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.pathology or self.ihc or self.molecular or self.serum)
+
+
+@dataclass(frozen=True)
+class EcogPoint:
+    id: int
+    observed_on: dt.date
+    score: int
+    weight_kg: float | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    """A recorded decision; amendments are new rows, the old one marked superseded."""
+
+    id: int
+    version: int
+    code: str
+    presumed_primary: str | None
+    regimen: str | None
+    biomarker: str | None
+    alteration: str | None
+    target_site: str | None
+    local_modality: str | None
+    workup_requested: str | None
+    plan: str | None
+    rationale: str
+    ecog_at_decision: int | None
+    attendees: tuple[dict[str, str], ...]
+    decided_on: dt.date
+    decided_by: str | None
+    chair: str | None
+    meeting_id: int | None
+    meeting_date: dt.date | None
+    amends_decision_id: int | None
+    superseded: bool
+    treatment_started_on: dt.date | None
+    follow_up_due: dt.date | None
+    follow_up_done_on: dt.date | None
+    recorded_at: dt.datetime | None = None  # when it was entered (UTC)
+
+    @property
+    def label(self) -> str:
+        return DECISION_LABELS.get(self.code, self.code)
+
+    @property
+    def detail(self) -> str | None:
+        """What the decision names, e.g. ``Presumed primary: Breast``."""
+        kind = DECISION_KINDS_BY_CODE.get(self.code)
+        parts: list[str] = []
+        if self.presumed_primary:
+            parts.append(f"Presumed primary: {site_label(self.presumed_primary)}")
+        if self.regimen:
+            parts.append(f"Regimen: {self.regimen}")
+        if self.biomarker:
+            parts.append(f"Biomarker: {self.biomarker}")
+        if self.alteration:
+            parts.append(f"Alteration: {self.alteration}")
+        if self.local_modality:
+            parts.append(f"Modality: {LOCAL_MODALITIES.get(self.local_modality)}")
+        if self.target_site:
+            parts.append(f"Site: {self.target_site}")
+        if self.workup_requested:
+            parts.append(f"Workup: {self.workup_requested}")
+        if not parts and kind is not None and kind.required_detail is None:
+            return None
+        return "; ".join(parts) or None
+
+    @property
+    def attendee_text(self) -> str:
+        return ", ".join(
+            f"{a.get('name')} ({DISCIPLINES.get(a.get('discipline', ''), a.get('discipline'))})"
+            for a in self.attendees
+        )
+
+
+@dataclass(frozen=True)
+class AgendaEntry:
+    """A meeting this case is (or was) on the agenda of."""
+
+    agenda_item_id: int
+    version: int
+    meeting_id: int
+    meeting_date: dt.date
+    title: str
+    position: int
+    question: str | None
+    chair_id: int | None
+    attendees: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One thing that happened to the case.
+
+    ``kind`` is one of referral, status, investigation, finding, ecog, meeting,
+    decision; ``at`` is the time when known (audit events), else None.
+    """
+
+    on: dt.date
+    at: dt.datetime | None
+    kind: str
+    title: str
+    detail: str | None = None
+    by: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[dt.date, dt.datetime, int]:
+        at = self.at or dt.datetime.combine(self.on, dt.time.min)
+        at = at.replace(tzinfo=None)
+        return (self.on, at, _KIND_ORDER.get(self.kind, 0))
+
+
+# Same day, no time: referral before workup before findings before meeting before decision.
+_KIND_ORDER = {
+    "referral": 0,
+    "investigation": 1,
+    "finding": 2,
+    "ecog": 3,
+    "meeting": 4,
+    "decision": 5,
+    "status": 6,
+}
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """Everything about one case, read in one transaction."""
+
+    header: CaseHeader
+    workup: tuple[WorkupRow, ...]
+    findings: Findings
+    ecog: tuple[EcogPoint, ...]
+    decisions: tuple[DecisionRow, ...]
+    agenda: tuple[AgendaEntry, ...]
+    timeline: tuple[TimelineEvent, ...]
+    profile: CaseProfile
+
+    @property
+    def latest_ecog(self) -> EcogPoint | None:
+        return self.ecog[-1] if self.ecog else None
+
+    @property
+    def current_decisions(self) -> tuple[DecisionRow, ...]:
+        return tuple(d for d in self.decisions if not d.superseded)
+
+    @property
+    def workup_total(self) -> int:
+        """Investigations that apply (everything not marked "not indicated")."""
+        return sum(1 for r in self.workup if r.status != "not_indicated")
+
+    @property
+    def workup_done(self) -> int:
+        """Of those, done, reported or declined (as the queue counts them)."""
+        return sum(1 for r in self.workup if r.status != "not_indicated" and not r.outstanding)
+
+    @property
+    def missing_before_mdt(self) -> tuple[WorkupRow, ...]:
+        return tuple(r for r in self.workup if r.missing_before_mdt)
+
+
+# ---------------------------------------------------------------------------------
+# Loading (one session; shared by the public functions below)
+
+
+def _user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _load_header(session: Session, case_id: int, today: dt.date) -> CaseHeader:
+    oncologist, navigator = aliased(User), aliased(User)
+    row = session.execute(
+        select(Case, Patient, oncologist.display_name, navigator.display_name)
+        .join(Patient, Case.patient_id == Patient.id)
+        .outerjoin(oncologist, Case.oncologist_id == oncologist.id)
+        .outerjoin(navigator, Case.navigator_id == navigator.id)
+        .where(Case.id == case_id)
+    ).first()
+    if row is None:
+        raise NotFoundError("case", case_id)
+    case, patient, oncologist_name, navigator_name = row
+    return CaseHeader(
+        case_id=case.id,
+        version=case.version,
+        pseudonym=patient.pseudonym,
+        age=age_on(patient.date_of_birth, today),
+        sex=patient.sex,
+        name=patient.name,
+        mrn=patient.mrn,
+        date_of_birth=patient.date_of_birth,
+        phone=patient.phone,
+        status=case.status,
+        status_label=CASE_STATUS_LABELS.get(case.status, case.status),
+        diagnostic_stage=case.diagnostic_stage,
+        diagnostic_stage_label=DIAGNOSTIC_STAGES.get(case.diagnostic_stage, case.diagnostic_stage),
+        referral_date=case.referral_date,
+        pathway_start=case.pathway_start,
+        pathway_day=(today - case.pathway_start).days,
+        presentation=case.presentation,
+        metastatic_sites=tuple(case.metastatic_sites or ()),
+        lesion_count=case.lesion_count,
+        bone_pattern=case.bone_pattern,
+        prior_malignancy=patient.prior_malignancy,
+        oncologist=oncologist_name,
+        navigator=navigator_name,
+        primary_found_site=case.primary_found_site,
+        closing_reason=case.closing_reason,
+        closed_on=case.closed_on,
+    )
+
+
+def _investigations(session: Session, case_ids: Sequence[int]) -> list[Investigation]:
+    return list(
+        session.scalars(
+            select(Investigation)
+            .where(Investigation.case_id.in_(case_ids))
+            .order_by(Investigation.case_id, Investigation.id)
+        )
+    )
+
+
+def _workup_rows(
+    investigations: Iterable[Investigation], required: Sequence[RequiredInvestigation]
+) -> tuple[WorkupRow, ...]:
+    reasons = {r.code: r.reason for r in required}
+    order = {item.code: n for n, item in enumerate(INVESTIGATIONS)}
+    rows = []
+    for inv in sorted(investigations, key=lambda i: order.get(i.code, len(order))):
+        item = INVESTIGATIONS_BY_CODE.get(inv.code)
+        rows.append(
+            WorkupRow(
+                investigation_id=inv.id,
+                version=inv.version,
+                code=inv.code,
+                label=item.label if item else inv.code,
+                indication=item.indication if item else "",
+                pathway_block=item.pathway_block if item else "",
+                source=item.source if item else "",
+                status=inv.status,
+                status_label=INVESTIGATION_STATUS_LABELS.get(inv.status, inv.status),
+                requested_on=inv.requested_on,
+                booked_for=inv.booked_for,
+                done_on=inv.done_on,
+                reported_on=inv.reported_on,
+                result_text=inv.result_text,
+                responsible=inv.responsible,
+                reviewed_on=inv.reviewed_on,
+                required=inv.code in reasons,
+                required_reason=reasons.get(inv.code),
+            )
+        )
+    return tuple(rows)
+
+
+def _load_findings(session: Session, case_ids: Sequence[int]) -> dict[int, Findings]:
+    """Findings of several cases, each list newest first (four queries in all)."""
+    pathology: dict[int, list[PathologyRow]] = defaultdict(list)
+    for r in session.scalars(
+        select(PathologyReport)
+        .where(PathologyReport.case_id.in_(case_ids))
+        .order_by(PathologyReport.reported_on.desc(), PathologyReport.id.desc())
+    ):
+        pathology[r.case_id].append(
+            PathologyRow(
+                r.id,
+                r.reported_on,
+                r.histology,
+                r.differentiation,
+                r.biopsy_site,
+                r.specimen_type,
+                r.pathologist,
+                r.comment,
+            )
+        )
+    ihc: dict[int, list[IhcRow]] = defaultdict(list)
+    for r in session.scalars(
+        select(IhcResult)
+        .where(IhcResult.case_id.in_(case_ids))
+        .order_by(IhcResult.reported_on.desc(), IhcResult.id.desc())
+    ):
+        ihc[r.case_id].append(
+            IhcRow(r.id, r.marker, r.result, r.percentage, r.reported_on, r.pathology_report_id)
+        )
+    molecular: dict[int, list[MolecularRow]] = defaultdict(list)
+    for r in session.scalars(
+        select(MolecularReport)
+        .where(MolecularReport.case_id.in_(case_ids))
+        .order_by(MolecularReport.reported_on.desc(), MolecularReport.id.desc())
+    ):
+        molecular[r.case_id].append(
+            MolecularRow(
+                r.id,
+                r.reported_on,
+                r.msi_status,
+                r.mmr_status,
+                r.tmb,
+                r.pdl1_tps,
+                r.pdl1_cps,
+                tuple(r.alterations or ()),
+                r.tissue_of_origin_site,
+                r.tissue_of_origin_confidence,
+                r.lab,
+            )
+        )
+    serum: dict[int, list[SerumRow]] = defaultdict(list)
+    for r in session.scalars(
+        select(SerumMarkerResult)
+        .where(SerumMarkerResult.case_id.in_(case_ids))
+        .order_by(SerumMarkerResult.measured_on.desc(), SerumMarkerResult.id.desc())
+    ):
+        serum[r.case_id].append(
+            SerumRow(r.id, r.marker, r.value, r.unit, r.upper_limit_normal, r.measured_on)
+        )
+    return {
+        case_id: Findings(
+            tuple(pathology[case_id]),
+            tuple(ihc[case_id]),
+            tuple(molecular[case_id]),
+            tuple(serum[case_id]),
+        )
+        for case_id in case_ids
+    }
+
+
+def _load_ecog(session: Session, case_ids: Sequence[int]) -> dict[int, list[EcogPoint]]:
+    series: dict[int, list[EcogPoint]] = defaultdict(list)
+    for r in session.scalars(
+        select(EcogObservation)
+        .where(EcogObservation.case_id.in_(case_ids))
+        .order_by(EcogObservation.observed_on, EcogObservation.id)
+    ):
+        series[r.case_id].append(EcogPoint(r.id, r.observed_on, r.score, r.weight_kg, r.note))
+    return series
+
+
+def _load_decisions(session: Session, case_id: int) -> tuple[DecisionRow, ...]:
+    rows = session.execute(
+        select(Decision, MdtMeeting.meeting_date)
+        .outerjoin(MdtMeeting, Decision.meeting_id == MdtMeeting.id)
+        .where(Decision.case_id == case_id)
+        .order_by(Decision.decided_on.desc(), Decision.id.desc())
+    ).all()
+    names = _user_names(session, [d.decided_by_id for d, _ in rows] + [d.chair_id for d, _ in rows])
+    return tuple(
+        DecisionRow(
+            id=d.id,
+            version=d.version,
+            code=d.code,
+            presumed_primary=d.presumed_primary,
+            regimen=d.regimen,
+            biomarker=d.biomarker,
+            alteration=d.alteration,
+            target_site=d.target_site,
+            local_modality=d.local_modality,
+            workup_requested=d.workup_requested,
+            plan=d.plan,
+            rationale=d.rationale,
+            ecog_at_decision=d.ecog_at_decision,
+            attendees=tuple(dict(a) for a in d.attendees or ()),
+            decided_on=d.decided_on,
+            decided_by=names.get(d.decided_by_id) if d.decided_by_id else None,
+            chair=names.get(d.chair_id) if d.chair_id else None,
+            meeting_id=d.meeting_id,
+            meeting_date=meeting_date,
+            amends_decision_id=d.amends_decision_id,
+            superseded=d.superseded,
+            treatment_started_on=d.treatment_started_on,
+            follow_up_due=d.follow_up_due,
+            follow_up_done_on=d.follow_up_done_on,
+            recorded_at=_as_utc(d.created_at) if d.created_at else None,
+        )
+        for d, meeting_date in rows
+    )
+
+
+def _load_agenda(session: Session, case_id: int) -> tuple[AgendaEntry, ...]:
+    rows = session.execute(
+        select(AgendaItem, MdtMeeting)
+        .join(MdtMeeting, AgendaItem.meeting_id == MdtMeeting.id)
+        .where(AgendaItem.case_id == case_id)
+        .order_by(MdtMeeting.meeting_date.desc(), MdtMeeting.id.desc())
+    )
+    return tuple(
+        AgendaEntry(
+            item.id,
+            item.version,
+            meeting.id,
+            meeting.meeting_date,
+            meeting.title,
+            item.position,
+            item.question,
+            meeting.chair_id,
+            tuple(dict(a) for a in meeting.attendees or ()),
+        )
+        for item, meeting in rows
+    )
+
+
+# ---------------------------------------------------------------------------------
+# The case profile the guidance reads
+
+
+def build_profile(
+    *,
+    sex: str,
+    age: int,
+    sites: Sequence[str],
+    bone_pattern: str | None,
+    lesions: int | None,
+    findings: Findings,
+    ecog: int | None,
+    workup_statuses: dict[str, str],
+) -> CaseProfile:
+    """A :class:`CaseProfile` from a case's rows: the latest histology, the latest IHC
+    result per marker, the latest serum value per marker (LDH read against the
+    laboratory's upper limit as normal/raised, left out when no limit was recorded),
+    the latest molecular report, the latest ECOG and every investigation's status."""
+    ihc: dict[str, str] = {}
+    for row in findings.latest_ihc:
+        marker = canonical_ihc_marker(row.marker)
+        if marker is not None:
+            ihc[marker] = row.result
+    serum: dict[str, float | str] = {}
+    for row in findings.latest_serum:
+        code = canonical_serum_name(row.marker)
+        if code is None:
+            continue
+        if code == "LDH":
+            if row.raised is not None:
+                serum[code] = "raised" if row.raised else "normal"
+        else:
+            serum[code] = row.value
+    pathology = findings.latest_pathology
+    molecular = findings.latest_molecular
+    return CaseProfile(
+        sex=sex,
+        age=age,
+        histology=pathology.histology if pathology else None,
+        sites=tuple(sites),
+        bone_pattern=bone_pattern,
+        lesions=lesions,
+        ihc=ihc,
+        serum=serum,
+        msi=molecular.msi_status if molecular else None,
+        mmr=molecular.mmr_status if molecular else None,
+        tmb=molecular.tmb if molecular else None,
+        pdl1_tps=molecular.pdl1_tps if molecular else None,
+        pdl1_cps=molecular.pdl1_cps if molecular else None,
+        alterations=molecular.alterations if molecular else (),
+        tissue_of_origin=molecular.tissue_of_origin_site if molecular else None,
+        tissue_of_origin_confidence=molecular.tissue_of_origin_confidence if molecular else None,
+        ecog=ecog,
+        workup=workup_statuses,
+    )
+
+
+def _requirements(profile: CaseProfile) -> tuple[RequiredInvestigation, ...]:
+    return workup_requirements(
+        profile.sex,
+        profile.sites,
+        profile.histology,
+        lesions=profile.lesions,
+        ecog=profile.ecog,
+        ihc=profile.ihc,
+    )
+
+
+def load_profiles(
+    session: Session, case_ids: Sequence[int], today: dt.date
+) -> tuple[dict[int, CaseProfile], dict[int, list[Investigation]], dict[int, Findings]]:
+    """Profiles of several cases with a fixed number of queries (no N+1), with the
+    investigations and findings they were built from. For read services that already
+    hold a session (the queue); pages call :func:`case_profiles`."""
+    if not case_ids:
+        return {}, {}, {}
+    basics = session.execute(
+        select(
+            Case.id,
+            Patient.sex,
+            Patient.date_of_birth,
+            Case.metastatic_sites,
+            Case.bone_pattern,
+            Case.lesion_count,
+        )
+        .join(Patient, Case.patient_id == Patient.id)
+        .where(Case.id.in_(case_ids))
+    ).all()
+    investigations: dict[int, list[Investigation]] = defaultdict(list)
+    for inv in _investigations(session, case_ids):
+        investigations[inv.case_id].append(inv)
+    findings = _load_findings(session, case_ids)
+    ecog = _load_ecog(session, case_ids)
+    profiles = {}
+    for case_id, sex, dob, sites, bone_pattern, lesions in basics:
+        series = ecog.get(case_id)
+        profiles[case_id] = build_profile(
+            sex=sex,
+            age=age_on(dob, today),
+            sites=tuple(sites or ()),
+            bone_pattern=bone_pattern,
+            lesions=lesions,
+            findings=findings[case_id],
+            ecog=series[-1].score if series else None,
+            workup_statuses={i.code: i.status for i in investigations[case_id]},
+        )
+    return profiles, investigations, findings
+
+
+# ---------------------------------------------------------------------------------
+# The timeline
+
+
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _status_label(value: Any) -> str:
+    return CASE_STATUS_LABELS.get(str(value), str(value)) if value is not None else "—"
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _investigation_events(rows: Sequence[WorkupRow], today: dt.date) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for r in rows:
+        if r.requested_on:
+            events.append(
+                TimelineEvent(r.requested_on, None, "investigation", f"{r.label} requested")
+            )
+        if r.booked_for and r.booked_for <= today and r.done_on is None:
+            events.append(
+                TimelineEvent(r.booked_for, None, "investigation", f"{r.label} appointment")
+            )
+        if r.done_on and r.done_on != r.reported_on:
+            events.append(TimelineEvent(r.done_on, None, "investigation", f"{r.label} done"))
+        if r.reported_on:
+            events.append(
+                TimelineEvent(
+                    r.reported_on, None, "investigation", f"{r.label} reported", r.result_text
+                )
+            )
+        if r.reviewed_on:
+            events.append(
+                TimelineEvent(r.reviewed_on, None, "investigation", f"{r.label} result reviewed")
+            )
+    return events
+
+
+def _finding_events(findings: Findings) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for p in findings.pathology:
+        events.append(TimelineEvent(p.reported_on, None, "finding", "Histopathology", p.summary))
+    panels: dict[dt.date, list[str]] = defaultdict(list)
+    for row in reversed(findings.ihc):
+        panels[row.reported_on].append(row.text)
+    for day, texts in panels.items():
+        events.append(TimelineEvent(day, None, "finding", "IHC", ", ".join(texts)))
+    for m in findings.molecular:
+        events.append(TimelineEvent(m.reported_on, None, "finding", "Molecular report", m.summary))
+    for s in findings.serum:
+        events.append(TimelineEvent(s.measured_on, None, "finding", "Serum marker", s.text))
+    return events
+
+
+def _decision_events(decisions: Sequence[DecisionRow]) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for d in decisions:
+        title = f"MDT decision: {d.label}"
+        if d.amends_decision_id:
+            title = f"Decision amended: {d.label}"
+        if d.superseded:
+            title += " (superseded)"
+        detail = "; ".join(x for x in (d.detail, d.rationale) if x)
+        # Entered on the day it was decided: the entry time orders it within the day.
+        at = d.recorded_at if d.recorded_at and d.recorded_at.date() == d.decided_on else None
+        events.append(TimelineEvent(d.decided_on, at, "decision", title, detail, d.decided_by))
+        if d.treatment_started_on and not d.superseded:
+            events.append(
+                TimelineEvent(
+                    d.treatment_started_on, None, "decision", f"Treatment started: {d.label}"
+                )
+            )
+        if d.follow_up_done_on and not d.superseded:
+            events.append(TimelineEvent(d.follow_up_done_on, None, "decision", "Follow-up done"))
+    return events
+
+
+def _audit_events(
+    session: Session, case_id: int, workup_rows: Sequence[WorkupRow]
+) -> list[TimelineEvent]:
+    """What the domain rows do not keep: status changes, agenda changes, who did it."""
+    labels = {r.investigation_id: r.label for r in workup_rows}
+    audit = list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+        )
+    )
+    meeting_ids = {
+        after.get("meeting_id")
+        for after in (_json(e.after) for e in audit if e.entity == "agenda_item")
+        if isinstance(after, dict)
+    }
+    meeting_dates = dict(
+        session.execute(
+            select(MdtMeeting.id, MdtMeeting.meeting_date).where(MdtMeeting.id.in_(meeting_ids))
+        ).all()
+    )
+    names = _user_names(session, [e.actor_id for e in audit])
+
+    def who(event: AuditEvent) -> str:
+        return names.get(event.actor_id or 0) or event.actor_username
+
+    events: list[TimelineEvent] = []
+    for e in audit:
+        at = _as_utc(e.occurred_at)
+        on = at.date()
+        before, after = _json(e.before), _json(e.after)
+        if e.entity == "case" and e.action == "create":
+            events.append(TimelineEvent(on, at, "referral", "Case registered", e.reason, who(e)))
+        elif e.entity == "case" and e.field == "status":
+            title = f"Status: {_status_label(before)} → {_status_label(after)}"
+            events.append(TimelineEvent(on, at, "status", title, e.reason, who(e)))
+        elif e.entity == "case" and e.field == "diagnostic_stage":
+            title = (
+                f"Diagnostic stage: {DIAGNOSTIC_STAGES.get(str(before), before)} → "
+                f"{DIAGNOSTIC_STAGES.get(str(after), after)}"
+            )
+            events.append(TimelineEvent(on, at, "status", title, e.reason, who(e)))
+        elif e.entity == "case" and e.field == "closing_reason" and after:
+            title = f"Closed: {CLOSING_REASONS.get(str(after), after)}"
+            events.append(TimelineEvent(on, at, "status", title, e.reason, who(e)))
+        elif (
+            e.entity == "investigation"
+            and e.field == "status"
+            and after in ("declined", "not_indicated")
+        ):
+            label = labels.get(e.entity_id or 0, "Investigation")
+            title = f"{label}: {INVESTIGATION_STATUS_LABELS.get(str(after), after)}"
+            events.append(TimelineEvent(on, at, "investigation", title, e.reason, who(e)))
+        elif e.entity == "agenda_item" and e.action == "create" and isinstance(after, dict):
+            meeting_date = meeting_dates.get(after.get("meeting_id"))
+            when = f" of {meeting_date.isoformat()}" if meeting_date else ""
+            events.append(
+                TimelineEvent(
+                    on,
+                    at,
+                    "meeting",
+                    f"Put on the MDT agenda{when}",
+                    after.get("question"),
+                    who(e),
+                )
+            )
+        elif e.entity == "agenda_item" and e.action == "delete":
+            events.append(
+                TimelineEvent(on, at, "meeting", "Taken off an MDT agenda", e.reason, who(e))
+            )
+    return events
+
+
+def _meeting_events(agenda: Sequence[AgendaEntry], today: dt.date) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(a.meeting_date, None, "meeting", f"Discussed at {a.title}", a.question)
+        for a in agenda
+        if a.meeting_date <= today
+    ]
+
+
+def _ecog_events(series: Sequence[EcogPoint]) -> list[TimelineEvent]:
+    events = []
+    for p in series:
+        weight = f"; weight {p.weight_kg:g} kg" if p.weight_kg is not None else ""
+        detail = f"{p.note}{weight}" if p.note else (weight.lstrip("; ") or None)
+        events.append(TimelineEvent(p.observed_on, None, "ecog", f"ECOG {p.score}", detail))
+    return events
+
+
+def _build_timeline(
+    session: Session,
+    header: CaseHeader,
+    workup_rows: Sequence[WorkupRow],
+    findings: Findings,
+    series: Sequence[EcogPoint],
+    decision_rows: Sequence[DecisionRow],
+    agenda: Sequence[AgendaEntry],
+    today: dt.date,
+) -> tuple[TimelineEvent, ...]:
+    events = [
+        TimelineEvent(header.referral_date, None, "referral", "Referral received"),
+        TimelineEvent(
+            header.pathway_start, None, "referral", "Pathway start (well-founded suspicion)"
+        ),
+        *_investigation_events(workup_rows, today),
+        *_finding_events(findings),
+        *_ecog_events(series),
+        *_meeting_events(agenda, today),
+        *_decision_events(decision_rows),
+        *_audit_events(session, header.case_id, workup_rows),
+    ]
+    # Ties (same day, same kind, no time) keep the order they were added in, reversed.
+    order = sorted(enumerate(events), key=lambda pair: (pair[1].sort_key, pair[0]), reverse=True)
+    return tuple(event for _, event in order)
+
+
+# ---------------------------------------------------------------------------------
+# Public functions
+
+
+def case_record(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> CaseRecord:
+    """Everything about a case in one consistent read (the case page, meeting mode and
+    the before-clinic summary)."""
+    ctx.require("view_cases")
+    today = today or dt.date.today()
+    with unit_of_work(ctx.database_url) as session:
+        header = _load_header(session, case_id, today)
+        profiles, investigations, findings = load_profiles(session, [case_id], today)
+        profile = profiles[case_id]
+        workup_rows = _workup_rows(investigations[case_id], _requirements(profile))
+        series = tuple(_load_ecog(session, [case_id]).get(case_id, ()))
+        decision_rows = _load_decisions(session, case_id)
+        agenda = _load_agenda(session, case_id)
+        events = _build_timeline(
+            session,
+            header,
+            workup_rows,
+            findings[case_id],
+            series,
+            decision_rows,
+            agenda,
+            today,
+        )
+        return CaseRecord(
+            header=header,
+            workup=workup_rows,
+            findings=findings[case_id],
+            ecog=series,
+            decisions=decision_rows,
+            agenda=agenda,
+            timeline=events,
+            profile=profile,
+        )
+
+
+def case_header(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> CaseHeader:
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        return _load_header(session, case_id, today or dt.date.today())
+
+
+def case_profile(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> CaseProfile:
+    """The guidance's view of one case (raises NotFoundError for an unknown case)."""
+    profiles = case_profiles(ctx, [case_id], today)
+    if case_id not in profiles:
+        raise NotFoundError("case", case_id)
+    return profiles[case_id]
+
+
+def case_profiles(
+    ctx: ServiceContext, case_ids: Sequence[int], today: dt.date | None = None
+) -> dict[int, CaseProfile]:
+    """Profiles of several cases (e.g. a queue page) in a fixed number of queries;
+    unknown ids are simply absent from the result."""
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        profiles, _, _ = load_profiles(
+            session, list(dict.fromkeys(case_ids)), today or dt.date.today()
+        )
+        return profiles
+
+
+def workup(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> list[WorkupRow]:
+    """Every investigation of the case in catalogue order, with whether it is required
+    for this presentation and missing before the MDT."""
+    ctx.require("view_cases")
+    today = today or dt.date.today()
+    with unit_of_work(ctx.database_url) as session:
+        profiles, investigations, _ = load_profiles(session, [case_id], today)
+        if case_id not in profiles:
+            raise NotFoundError("case", case_id)
+        return list(_workup_rows(investigations[case_id], _requirements(profiles[case_id])))
+
+
+def findings(ctx: ServiceContext, case_id: int) -> Findings:
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        return _load_findings(session, [case_id])[case_id]
+
+
+def ecog_series(ctx: ServiceContext, case_id: int) -> list[EcogPoint]:
+    """ECOG observations, oldest first."""
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        return list(_load_ecog(session, [case_id]).get(case_id, ()))
+
+
+def decisions(ctx: ServiceContext, case_id: int) -> list[DecisionRow]:
+    """Every decision of the case, amendments and superseded ones included, newest first."""
+    ctx.require("view_cases")
+    with unit_of_work(ctx.database_url) as session:
+        return list(_load_decisions(session, case_id))
+
+
+def timeline(
+    ctx: ServiceContext, case_id: int, today: dt.date | None = None
+) -> list[TimelineEvent]:
+    """Everything that happened to the case, newest first."""
+    return list(case_record(ctx, case_id, today).timeline)

@@ -1,0 +1,204 @@
+"""The MDT queue page on a seeded demo cohort: rows, filters, and agenda changes (audited)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cupboard.db import unit_of_work
+from cupboard.models import AgendaItem, AuditEvent, Case, MdtMeeting, Patient
+from db.demo_cohort import seed_demo_cohort
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture
+def seeded(database_url: str) -> str:
+    seed_demo_cohort(database_url, cases=30)
+    return database_url
+
+
+def _next_meeting(url: str) -> int:
+    with unit_of_work(url) as session:
+        meeting_id = session.scalar(
+            select(MdtMeeting.id)
+            .where(MdtMeeting.meeting_date >= TODAY)
+            .order_by(MdtMeeting.meeting_date, MdtMeeting.id)
+            .limit(1)
+        )
+        assert meeting_id is not None
+        return meeting_id
+
+
+def _agenda(url: str, meeting_id: int) -> list[tuple[int, int, str]]:
+    """(agenda item id, case id, pseudonym) in agenda order, read independently."""
+    with unit_of_work(url) as session:
+        return [
+            (item_id, case_id, pseudonym)
+            for item_id, case_id, pseudonym in session.execute(
+                select(AgendaItem.id, AgendaItem.case_id, Patient.pseudonym)
+                .join(Case, AgendaItem.case_id == Case.id)
+                .join(Patient, Case.patient_id == Patient.id)
+                .where(AgendaItem.meeting_id == meeting_id)
+                .order_by(AgendaItem.position)
+            )
+        ]
+
+
+def _audit(url: str, entity: str, action: str) -> list[AuditEvent]:
+    with unit_of_work(url) as session:
+        return list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.entity == entity, AuditEvent.action == action)
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def _tables(app: Any) -> dict[str, Any]:
+    """The agenda (numbered) and the ready-for-MDT tables, by their columns."""
+    tables = {}
+    for frame in app.dataframe:
+        value = frame.value
+        tables["agenda" if "#" in value.columns else "ready"] = value
+    return tables
+
+
+def _no_errors(app: Any) -> None:
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error] == []
+
+
+def test_queue_renders_the_next_meetings_agenda_in_order(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    app = open_page("pages/queue.py", role="navigator")
+    _no_errors(app)
+    assert [t.value for t in app.title] == ["MDT queue"]
+    meeting_id = _next_meeting(seeded)
+    assert app.selectbox(key="queue_meeting").value == meeting_id
+    agenda = _tables(app)["agenda"]
+    expected = _agenda(seeded, meeting_id)
+    assert list(agenda["Patient"]) == [pseudonym for _, _, pseudonym in expected]
+    assert list(agenda["#"]) == list(range(1, len(expected) + 1))
+    assert all("/" in w for w in agenda["Workup"])  # e.g. 7/11
+    # No identifying details on the queue: the seeded MRNs and names stay off it.
+    rendered = repr(app.main)
+    assert "DEMO0000" not in rendered
+    # Every agenda case has its own link to the case workspace.
+    links = {link.proto.query_string for link in app.get("page_link")}
+    assert {f"case_id={case_id}" for _, case_id, _ in expected} <= links
+
+
+def test_a_navigator_puts_a_ready_case_on_the_meeting(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    meeting_id = _next_meeting(seeded)
+    before = _agenda(seeded, meeting_id)
+    app = open_page("pages/queue.py", role="navigator")
+    ready = _tables(app)["ready"]
+    case_id = app.selectbox(key="queue_add_case").value
+    assert case_id is not None and len(ready) >= 1
+    app.text_input(key="queue_question").input("Primary site? NGS first?")
+    app.button(key="queue_add").click().run()
+    _no_errors(app)
+
+    after = _agenda(seeded, meeting_id)
+    assert [c for _, c, _ in after] == [c for _, c, _ in before] + [case_id]
+    created = [e for e in _audit(seeded, "agenda_item", "create") if e.case_id == case_id]
+    assert len(created) == 1 and created[0].actor_username == "test-navigator"
+    assert json.loads(created[0].after)["question"] == "Primary site? NGS first?"
+    # The page shows it: on the agenda now, and no longer among the cases waiting.
+    added = ready["Patient"].iloc[0]
+    assert list(_tables(app)["agenda"]["Patient"])[-1] == added
+    waiting = _tables(app).get("ready")
+    assert waiting is None or added not in list(waiting["Patient"])
+
+
+def test_the_agenda_is_reordered_and_a_case_taken_off(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    meeting_id = _next_meeting(seeded)
+    first, second, *_ = _agenda(seeded, meeting_id)
+    app = open_page("pages/queue.py", role="chair")
+    assert app.selectbox(key="queue_item").value == first[0]
+    app.button(key="queue_down").click().run()
+    _no_errors(app)
+    order = _agenda(seeded, meeting_id)
+    assert [order[0][0], order[1][0]] == [second[0], first[0]]
+    moved = [e for e in _audit(seeded, "agenda_item", "update") if e.field == "position"]
+    assert {(e.entity_id, json.loads(e.before), json.loads(e.after)) for e in moved} == {
+        (first[0], 1, 2),
+        (second[0], 2, 1),
+    }
+    assert {e.actor_username for e in moved} == {"test-chair"}
+
+    app.selectbox(key="queue_item").set_value(first[0]).run()
+    app.button(key="queue_remove").click().run()
+    _no_errors(app)
+    remaining = _agenda(seeded, meeting_id)
+    assert first[0] not in [item for item, _, _ in remaining]
+    assert len(remaining) == len(order) - 1
+    removed = _audit(seeded, "agenda_item", "delete")
+    assert [(e.entity_id, e.actor_username) for e in removed] == [(first[0], "test-chair")]
+
+
+def test_a_navigator_creates_a_meeting_and_it_is_selected(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    app = open_page("pages/queue.py", role="navigator")
+    day = TODAY + dt.timedelta(days=30)
+    app.date_input(key="new_meeting_date").set_value(day)
+    app.text_input(key="new_meeting_title").input("Extra CUP MDT")
+    app.button(key="new_meeting").click().run()
+    _no_errors(app)
+    with unit_of_work(seeded) as session:
+        meeting = session.scalar(select(MdtMeeting).where(MdtMeeting.meeting_date == day))
+        assert meeting is not None and meeting.title == "Extra CUP MDT"
+        meeting_id = meeting.id
+    assert app.selectbox(key="queue_meeting").value == meeting_id
+    assert app.query_params["meeting_id"] == str(meeting_id)
+    created = _audit(seeded, "mdt_meeting", "create")
+    assert created[-1].entity_id == meeting_id and created[-1].actor_username == "test-navigator"
+
+
+def test_deep_link_and_filters_narrow_the_agenda(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    with unit_of_work(seeded) as session:
+        later = session.scalars(
+            select(MdtMeeting.id)
+            .where(MdtMeeting.meeting_date >= TODAY)
+            .order_by(MdtMeeting.meeting_date)
+        ).all()[1]
+    expected = _agenda(seeded, later)
+    app = open_page("pages/queue.py", role="oncologist", query={"meeting_id": str(later)})
+    _no_errors(app)
+    assert app.selectbox(key="queue_meeting").value == later
+    assert list(_tables(app)["agenda"]["Patient"]) == [p for _, _, p in expected]
+
+    wanted = expected[-1][2]
+    app.text_input(key="queue_search").input(wanted.lower()).run()
+    assert list(_tables(app)["agenda"]["Patient"]) == [wanted]
+    app.text_input(key="queue_search").input("no such patient").run()
+    assert "agenda" not in _tables(app)
+
+    app.text_input(key="queue_search").input("").run()
+    app.multiselect(key="queue_status").set_value(["closed"]).run()
+    assert "agenda" not in _tables(app)  # no closed case is queued
+
+
+def test_a_viewer_sees_the_queue_but_cannot_change_it(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    app = open_page("pages/queue.py", role="viewer")
+    _no_errors(app)
+    assert len(_tables(app)["agenda"]) > 0
+    keys = {b.key for b in app.button}
+    assert not keys & {"queue_add", "queue_remove", "queue_up", "queue_down", "new_meeting"}
