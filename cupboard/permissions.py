@@ -1,4 +1,22 @@
-"""Roles and what each may do (least privilege). Enforced in the service layer."""
+"""Roles and what each may do (least privilege). Enforced in the service layer.
+
+Every service function that reads or writes calls ``ctx.require(action)`` first
+(``cupboard/services/context.py``); a refusal is a ``PermissionDeniedError`` naming the
+role, the action and who may do it. Pages only use ``may`` to hide what would be
+refused anyway.
+
+Each role gets the writes its work needs and no more:
+
+- navigator: referrals, case status, the workup (investigations), scheduling the MDT,
+  performance status and serum markers taken at the nurse visit, follow-up dates;
+- oncologist: findings and decisions, and the navigator's clinical writes (a
+  referring oncologist often registers and works up the case);
+- chair: as oncologist, and runs the meeting (stamps the discussion of each case);
+- pathologist: histopathology, IHC and molecular findings only;
+- viewer: reads the board, nothing else (not even the audit trail);
+- admin: user accounts and settings. An administrator reads the board to support
+  its users but writes no clinical data.
+"""
 
 from __future__ import annotations
 
@@ -13,25 +31,27 @@ ROLES: dict[str, str] = {
     "admin": "Administrator: user accounts and settings",
 }
 
-# action -> roles allowed. Every signed-in role may read.
+_CLINICIANS = ("navigator", "oncologist", "chair")
+
+# action -> roles allowed. Every signed-in role may read the board.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "view_cases": ("navigator", "oncologist", "chair", "pathologist", "viewer", "admin"),
-    "register_referral": ("navigator", "oncologist", "chair", "admin"),
-    "update_case": ("navigator", "oncologist", "chair"),
-    "update_investigation": ("navigator", "oncologist", "chair"),
+    "register_referral": _CLINICIANS,
+    "update_case": _CLINICIANS,
+    "update_investigation": _CLINICIANS,
     "schedule_meeting": ("navigator", "chair"),
     "record_pathology": ("pathologist", "oncologist", "chair"),
     "record_molecular": ("pathologist", "oncologist", "chair"),
-    "record_serum_marker": ("oncologist", "chair", "navigator"),
-    "record_ecog": ("oncologist", "chair", "navigator"),
+    "record_serum_marker": _CLINICIANS,
+    "record_ecog": _CLINICIANS,
     "record_decision": ("oncologist", "chair"),
-    "update_decision_follow_up": ("navigator", "oncologist", "chair"),
-    "run_meeting": ("chair", "oncologist"),
+    "update_decision_follow_up": _CLINICIANS,
+    "run_meeting": ("chair",),
     "view_audit": ("navigator", "oncologist", "chair", "pathologist", "admin"),
     "manage_users": ("admin",),
     "manage_settings": ("admin",),
-    "import_data": ("navigator", "admin"),
-    "export_data": ("navigator", "oncologist", "chair", "pathologist", "admin"),
+    "import_data": ("navigator",),
+    "export_data": ("navigator", "oncologist", "chair", "pathologist"),
 }
 
 
@@ -50,3 +70,8 @@ SYSTEM_ACTOR = Actor(user_id=None, username="system", display_name="cupboard", r
 
 def may(role: str, action: str) -> bool:
     return role in PERMISSIONS.get(action, ())
+
+
+def allowed_actions(role: str) -> tuple[str, ...]:
+    """What a role may do, in the order of ``PERMISSIONS`` (shown on the admin page)."""
+    return tuple(action for action, roles in PERMISSIONS.items() if role in roles)

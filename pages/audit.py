@@ -1,8 +1,103 @@
-"""Placeholder until its issue lands."""
+"""Audit trail: who changed what, when, from what to what. Deep link: ``audit?case_id=12``."""
 
 import streamlit as st
 
-from cupboard.ui.guard import page_guard
+from cupboard.errors import CupboardError
+from cupboard.services.audit_trail import (
+    AUDIT_ACTIONS,
+    DEFAULT_PAGE_SIZE,
+    AuditFilter,
+    audit_trail,
+    visible_entities,
+)
+from cupboard.ui.guard import page_guard, show_error
 
 ctx = page_guard("view_audit")
-st.title("audit")
+
+st.title("Audit trail")
+st.caption(
+    "Every creation and change of clinical data, newest first, with who, when, and the "
+    "value before → after (times in UTC). The trail is append-only: a correction is a "
+    "new entry and never rewrites an earlier one."
+)
+
+ALL = "(all)"
+raw_case = st.query_params.get("case_id", "")
+if "audit_case" not in st.session_state and raw_case.isdigit():
+    st.session_state["audit_case"] = raw_case
+
+columns = st.columns(6)
+case_text = columns[0].text_input("Case id", key="audit_case", max_chars=12)
+user = columns[1].text_input("User", key="audit_user", max_chars=64)
+entity = columns[2].selectbox("Record", [ALL, *visible_entities(ctx)], key="audit_entity")
+action = columns[3].selectbox("Action", [ALL, *AUDIT_ACTIONS], key="audit_action")
+from_date = columns[4].date_input("From", value=None, key="audit_from")
+to_date = columns[5].date_input("To", value=None, key="audit_to")
+
+case_id: int | None = None
+if case_text.strip():
+    if not case_text.strip().isdigit():
+        st.error("Case id: must be a whole number.", icon="⛔")
+        st.stop()
+    case_id = int(case_text.strip())
+
+filters = AuditFilter(
+    case_id=case_id,
+    username=user or None,
+    entity=None if entity == ALL else entity,
+    action=None if action == ALL else action,
+    from_date=from_date,
+    to_date=to_date,
+)
+
+# Older pages are reached by a cursor; the stack of cursors walks back to newer ones.
+# A new filter starts again from the newest entry.
+if st.session_state.get("audit_filters") != filters:
+    st.session_state["audit_filters"] = filters
+    st.session_state["audit_cursors"] = [None]
+cursors: list[int | None] = st.session_state["audit_cursors"]
+
+try:
+    page = audit_trail(ctx, filters, before_id=cursors[-1], limit=DEFAULT_PAGE_SIZE)
+except CupboardError as refused:
+    show_error(refused)
+    st.stop()
+
+first = (len(cursors) - 1) * DEFAULT_PAGE_SIZE + 1
+if not page.rows:
+    st.info("No audit entries match these filters.")
+else:
+    st.caption(f"Entries {first}–{first + len(page.rows) - 1}")
+
+# Every value is user text: st.text shows it literally, never as HTML or markdown.
+for row in page.rows:
+    with st.container(border=True):
+        where = f"case {row.case_id}" if row.case_id is not None else "no case"
+        record = row.entity if row.entity_id is None else f"{row.entity} #{row.entity_id}"
+        version = f" v{row.entity_version}" if row.entity_version is not None else ""
+        st.text(
+            f"{row.occurred_at:%Y-%m-%d %H:%M:%S} · {row.actor} · {row.action} · "
+            f"{record}{version} · {where}"
+        )
+        st.text(row.change)
+        if row.reason and row.action in ("create", "update"):
+            st.text(f"reason: {row.reason}")
+
+
+def _older(cursor: int | None) -> None:
+    st.session_state["audit_cursors"].append(cursor)
+
+
+def _newer() -> None:
+    st.session_state["audit_cursors"].pop()
+
+
+left, right = st.columns(2)
+left.button("← Newer", on_click=_newer, disabled=len(cursors) <= 1, key="audit_newer")
+right.button(
+    "Older →",
+    on_click=_older,
+    args=(page.next_before_id,),
+    disabled=page.next_before_id is None,
+    key="audit_older",
+)

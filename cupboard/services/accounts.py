@@ -1,21 +1,33 @@
-"""User accounts: local sign-in (argon2 hashes), OIDC mapping, roles, throttling."""
+"""User accounts: local sign-in (argon2 hashes), OIDC mapping, roles, throttling.
+
+Sign-in bookkeeping (failed-attempt counter, last sign-in) is written with plain
+UPDATE statements, not through the ORM, so it never bumps a user's ``version``: an
+administrator editing an account is not told of a conflict because someone mistyped
+a password. Changes an administrator makes go through ``apply_update`` and are
+audited like clinical data.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
 from cupboard.errors import CupboardError, NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DISCIPLINES
 from cupboard.models import User, utcnow
-from cupboard.permissions import ROLES, SYSTEM_ACTOR, Actor
+from cupboard.permissions import ROLES, Actor
 from cupboard.services.audit import apply_update, record_creation, record_event
 from cupboard.services.context import ServiceContext
 
@@ -25,8 +37,12 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("cupboard-dummy-password")
 
 MIN_PASSWORD_LENGTH = 10
+# Long enough for any passphrase, short enough that hashing it is no denial of service.
+MAX_PASSWORD_LENGTH = 1024
 FREE_ATTEMPTS = 3
 MAX_LOCKOUT_SECONDS = 15 * 60
+WRONG_CREDENTIALS = "Wrong username or password."
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SignInRefusedError(CupboardError):
@@ -40,6 +56,24 @@ def lockout_seconds(failed_count: int) -> int:
     return min(2 ** (failed_count - FREE_ATTEMPTS) * 5, MAX_LOCKOUT_SECONDS)
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def seconds_until_retry(user: User, now: dt.datetime) -> int:
+    """How long this account must wait before the next attempt (0: it may try now)."""
+    wait = lockout_seconds(user.failed_login_count)
+    if not wait or user.last_failed_login_at is None:
+        return 0
+    remaining = _aware(user.last_failed_login_at) + dt.timedelta(seconds=wait) - now
+    return max(0, math.ceil(remaining.total_seconds()))
+
+
+def _too_many(seconds: int) -> str:
+    return f"Too many failed sign-ins. Try again in {seconds} seconds."
+
+
 def actor_of(user: User) -> Actor:
     return Actor(
         user_id=user.id, username=user.username, display_name=user.display_name, role=user.role
@@ -51,6 +85,38 @@ def validate_username(value: object) -> str:
     if not all(ch.isalnum() or ch in "._-@" for ch in username):
         raise ValidationError("username", "may contain letters, digits and . _ - @ only")
     return username
+
+
+def validate_password(value: object, *, is_demo: bool = False) -> str:
+    """A password is kept exactly as typed (no stripping): only its length is checked."""
+    if not isinstance(value, str):
+        raise ValidationError("password", "must be text")
+    if len(value) < MIN_PASSWORD_LENGTH and not (is_demo and value):
+        raise ValidationError("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise ValidationError("password", f"must have at most {MAX_PASSWORD_LENGTH} characters")
+    return value
+
+
+def validate_email(value: object) -> str | None:
+    email = v.optional_text("email", value, 255)
+    if email is not None and not EMAIL.match(email):
+        raise ValidationError("email", f"is not an email address: {email!r}")
+    return email
+
+
+def _validate_active(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("is_active", f"must be true or false; got {value!r}")
+    return value
+
+
+def _email_taken(session: Session, email: str, except_user_id: int | None = None) -> bool:
+    """Emails identify people at first OIDC sign-in, so two accounts may not share one."""
+    query = select(User.id).where(func.lower(User.email) == email.lower())
+    if except_user_id is not None:
+        query = query.where(User.id != except_user_id)
+    return session.scalar(query.limit(1)) is not None
 
 
 def create_user(
@@ -72,17 +138,26 @@ def create_user(
         "display_name": v.text("display_name", display_name, 120),
         "role": v.choice("role", role, ROLES),
         "discipline": v.optional_choice("discipline", discipline, DISCIPLINES),
-        "email": v.optional_text("email", email, 255),
+        "email": validate_email(email),
         "oidc_subject": v.optional_text("oidc_subject", oidc_subject, 255),
     }
+    if password == "":
+        password = None
     if password is None and values["oidc_subject"] is None and values["email"] is None:
         raise ValidationError("password", "give a password, or an email/subject for OIDC sign-in")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH and not is_demo:
-        raise ValidationError("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
+    if password is not None:
+        password = validate_password(password, is_demo=is_demo)
     with unit_of_work(url) as session:
         taken = session.scalar(select(User.id).where(User.username == values["username"]))
         if taken is not None:
             raise ValidationError("username", f"{values['username']} is already taken")
+        if values["email"] is not None and _email_taken(session, values["email"]):
+            raise ValidationError("email", f"{values['email']} already belongs to an account")
+        subject = values["oidc_subject"]
+        if subject is not None and session.scalar(
+            select(User.id).where(User.oidc_subject == subject)
+        ):
+            raise ValidationError("oidc_subject", "is already linked to another account")
         user = User(
             **values,
             password_hash=_hasher.hash(password) if password is not None else None,
@@ -93,74 +168,175 @@ def create_user(
         return user.id
 
 
-def add_user(ctx: ServiceContext, **fields: object) -> int:
+def add_user(
+    ctx: ServiceContext,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str | None = None,
+    discipline: str | None = None,
+    email: str | None = None,
+    oidc_subject: str | None = None,
+) -> int:
+    """An administrator adds an account (never a demo account)."""
     ctx.require("manage_users")
-    return create_user(ctx.database_url, ctx.actor, **fields)  # type: ignore[arg-type]
+    return create_user(
+        ctx.database_url,
+        ctx.actor,
+        username=username,
+        display_name=display_name,
+        role=role,
+        password=password,
+        discipline=discipline,
+        email=email,
+        oidc_subject=oidc_subject,
+    )
 
 
-def authenticate(url: str, username: str, password: str, now: dt.datetime | None = None) -> Actor:
-    """Check a local password; slows down repeated failures. Raises SignInRefusedError."""
+def _bookkeeping(session: Session, user_id: int, **values: Any) -> None:
+    """Sign-in counters: a plain UPDATE, so the account's version is untouched."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def authenticate(
+    url: str,
+    username: str,
+    password: str,
+    now: dt.datetime | None = None,
+    *,
+    allow_demo: bool = False,
+) -> Actor:
+    """Check a local password; slows down repeated failures. Raises SignInRefusedError.
+
+    ``allow_demo`` is true only in demo mode: a production database that was once
+    seeded keeps its demo accounts, and they must not open it.
+    """
     now = now or utcnow()
-    username = (username or "").strip().lower()
+    username = (username or "").strip().lower() if isinstance(username, str) else ""
+    password = password if isinstance(password, str) else ""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise SignInRefusedError(WRONG_CREDENTIALS)
     refusal: str | None = None
+    actor: Actor | None = None
     with unit_of_work(url) as session:
+        # Take the account row's write lock before reading it, so that attempts made
+        # in parallel are counted one after another and cannot slip past the lockout.
+        session.execute(
+            update(User)
+            .where(User.username == username)
+            .values(failed_login_count=User.failed_login_count)
+            .execution_options(synchronize_session=False)
+        )
         user = session.scalar(select(User).where(User.username == username))
         if user is None or user.password_hash is None:
-            with contextlib.suppress(VerificationError):
+            with contextlib.suppress(VerificationError, InvalidHashError):
                 _hasher.verify(_DUMMY_HASH, password or "-")
-            raise SignInRefusedError("Wrong username or password.")
-        wait = lockout_seconds(user.failed_login_count)
-        if wait and user.last_failed_login_at is not None:
-            last = user.last_failed_login_at
-            if last.tzinfo is None:
-                last = last.replace(tzinfo=dt.UTC)
-            remaining = int((last + dt.timedelta(seconds=wait) - now).total_seconds())
-            if remaining > 0:
-                raise SignInRefusedError(
-                    f"Too many failed sign-ins. Try again in {remaining} seconds."
-                )
+            raise SignInRefusedError(WRONG_CREDENTIALS)
+        remaining = seconds_until_retry(user, now)
+        if remaining:
+            # Refused before the password is even looked at: a right guess during the
+            # wait is as useless as a wrong one.
+            raise SignInRefusedError(_too_many(remaining))
         try:
-            _hasher.verify(user.password_hash, password or "")
+            _hasher.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
             # Counted and audited in this transaction, which commits; refused after it.
-            user.failed_login_count += 1
-            user.last_failed_login_at = now
+            failures = user.failed_login_count + 1
+            _bookkeeping(
+                session,
+                user.id,
+                failed_login_count=User.failed_login_count + 1,
+                last_failed_login_at=now,
+            )
             record_event(session, actor_of(user), "sign_in_refused", "user", user.id)
-            refusal = "Wrong username or password."
+            wait = lockout_seconds(failures)
+            refusal = f"{WRONG_CREDENTIALS} {_too_many(wait)}" if wait else WRONG_CREDENTIALS
         else:
             if not user.is_active:
-                raise SignInRefusedError("This account is disabled. Ask an administrator.")
-            user.failed_login_count = 0
-            user.last_login_at = now
-            record_event(session, actor_of(user), "sign_in", "user", user.id)
-            actor = actor_of(user)
-    if refusal is not None:
-        raise SignInRefusedError(refusal)
+                refusal = "This account is disabled. Ask an administrator."
+            elif user.is_demo and not allow_demo:
+                refusal = "Demo accounts can sign in only when cupboard runs in demo mode."
+            if refusal is not None:
+                record_event(
+                    session, actor_of(user), "sign_in_refused", "user", user.id, reason=refusal
+                )
+            else:
+                changes: dict[str, Any] = {"failed_login_count": 0, "last_login_at": now}
+                if _hasher.check_needs_rehash(user.password_hash):
+                    changes["password_hash"] = _hasher.hash(password)
+                _bookkeeping(session, user.id, **changes)
+                record_event(session, actor_of(user), "sign_in", "user", user.id)
+                actor = actor_of(user)
+    if refusal is not None or actor is None:
+        raise SignInRefusedError(refusal or WRONG_CREDENTIALS)
     return actor
 
 
-def actor_for_oidc(url: str, subject: str, email: str | None) -> Actor:
+OIDC_NOT_LINKED = "Your identity is not linked to an active cupboard account. Ask an administrator."
+
+
+def actor_for_oidc(
+    url: str,
+    subject: str,
+    email: str | None,
+    *,
+    email_verified: bool = True,
+    allow_demo: bool = False,
+) -> Actor:
     """Map an OIDC identity to a cupboard user by subject, then by email (first sign-in).
 
     An identity with no matching active account is refused: the identity provider
-    proves who someone is; cupboard's admin decides what they may do.
+    proves who someone is; cupboard's admin decides what they may do. Matching by
+    email happens once, links the subject to the account (audited), and only when the
+    provider says it verified the address.
     """
+    if not isinstance(subject, str) or not subject.strip():
+        raise SignInRefusedError("The identity provider sent no subject; sign-in refused.")
+    subject = subject.strip()
     with unit_of_work(url) as session:
         user = session.scalar(select(User).where(User.oidc_subject == subject))
-        if user is None and email:
-            user = session.scalar(
-                select(User).where(
-                    func.lower(User.email) == email.lower(), User.oidc_subject.is_(None)
-                )
-            )
-            if user is not None:
-                apply_update(session, SYSTEM_ACTOR, user, {"oidc_subject": subject}, user.version)
-        if user is None or not user.is_active:
-            raise SignInRefusedError(
-                "Your identity is not linked to an active cupboard account. Ask an administrator."
-            )
-        user.last_login_at = utcnow()
+        if user is None and isinstance(email, str) and email.strip() and email_verified:
+            candidates = session.scalars(
+                select(User)
+                .where(func.lower(User.email) == email.strip().lower(), User.oidc_subject.is_(None))
+                .limit(2)
+            ).all()
+            if len(candidates) == 1:
+                user = candidates[0]
+                if user.is_active and (allow_demo or not user.is_demo):
+                    apply_update(
+                        session,
+                        actor_of(user),
+                        user,
+                        {"oidc_subject": subject},
+                        user.version,
+                        reason="linked to the identity provider at first sign-in",
+                    )
+        if user is None or not user.is_active or (user.is_demo and not allow_demo):
+            raise SignInRefusedError(OIDC_NOT_LINKED)
+        _bookkeeping(session, user.id, last_login_at=utcnow())
         record_event(session, actor_of(user), "sign_in", "user", user.id, reason="oidc")
+        return actor_of(user)
+
+
+def signed_in_actor(url: str, user_id: int | None, *, allow_demo: bool = False) -> Actor | None:
+    """The account as it is now, for a session that signed in earlier.
+
+    None when it was deactivated (or is a demo account outside demo mode): a role
+    change or deactivation takes effect at the user's next click, not next sign-in.
+    """
+    if user_id is None:
+        return None
+    with unit_of_work(url) as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active or (user.is_demo and not allow_demo):
+            return None
         return actor_of(user)
 
 
@@ -177,6 +353,7 @@ class UserRow:
 
 
 def list_users(url: str, roles: tuple[str, ...] | None = None) -> list[UserRow]:
+    """Names and roles for pickers (e.g. a case's oncologist); no sign-in details."""
     with unit_of_work(url) as session:
         query = select(User).order_by(User.display_name)
         if roles:
@@ -196,29 +373,111 @@ def list_users(url: str, roles: tuple[str, ...] | None = None) -> list[UserRow]:
         ]
 
 
+@dataclass(frozen=True)
+class AccountRow:
+    """An account as the admin page shows it (never the password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    discipline: str | None
+    email: str | None
+    has_password: bool
+    oidc_linked: bool
+    is_active: bool
+    is_demo: bool
+    last_login_at: dt.datetime | None
+    failed_login_count: int
+    locked_for_seconds: int
+    version: int
+
+
+def list_accounts(ctx: ServiceContext, now: dt.datetime | None = None) -> list[AccountRow]:
+    ctx.require("manage_users")
+    now = now or utcnow()
+    with unit_of_work(ctx.database_url) as session:
+        return [
+            AccountRow(
+                id=u.id,
+                username=u.username,
+                display_name=u.display_name,
+                role=u.role,
+                discipline=u.discipline,
+                email=u.email,
+                has_password=u.password_hash is not None,
+                oidc_linked=u.oidc_subject is not None,
+                is_active=u.is_active,
+                is_demo=u.is_demo,
+                last_login_at=_aware(u.last_login_at) if u.last_login_at else None,
+                failed_login_count=u.failed_login_count,
+                locked_for_seconds=seconds_until_retry(u, now),
+                version=u.version,
+            )
+            for u in session.scalars(select(User).order_by(User.username))
+        ]
+
+
+_USER_VALIDATORS: dict[str, Callable[[object], object]] = {
+    "display_name": lambda x: v.text("display_name", x, 120),
+    "role": lambda x: v.choice("role", x, ROLES),
+    "discipline": lambda x: v.optional_choice("discipline", x, DISCIPLINES),
+    "is_active": _validate_active,
+    "email": validate_email,
+    # Clearing the link lets the next OIDC sign-in match by email again.
+    "oidc_subject": lambda x: v.optional_text("oidc_subject", x, 255),
+}
+
+
 def update_user(
     ctx: ServiceContext, user_id: int, seen_version: int, changes: dict[str, object]
 ) -> dict[str, tuple[object, object]]:
+    """Change an account's role, name, discipline, email, link or active flag."""
     ctx.require("manage_users")
-    validators = {
-        "display_name": lambda x: v.text("display_name", x, 120),
-        "role": lambda x: v.choice("role", x, ROLES),
-        "discipline": lambda x: v.optional_choice("discipline", x, DISCIPLINES),
-        "is_active": lambda x: bool(x),
-        "email": lambda x: v.optional_text("email", x, 255),
-    }
-    cleaned = {}
+    cleaned: dict[str, object] = {}
     for key, value in changes.items():
-        if key not in validators:
+        if key not in _USER_VALIDATORS:
             raise ValidationError(key, "is not a field of a user that can be changed here")
-        cleaned[key] = validators[key](value)
+        cleaned[key] = _USER_VALIDATORS[key](value)
     with unit_of_work(ctx.database_url) as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFoundError("user", user_id)
-        if user.id == ctx.actor.user_id and cleaned.get("role", "admin") != "admin":
-            raise ValidationError("role", "you cannot remove your own administrator role")
+        if user.id == ctx.actor.user_id:
+            if cleaned.get("role", "admin") != "admin":
+                raise ValidationError("role", "you cannot remove your own administrator role")
+            if cleaned.get("is_active", True) is False:
+                raise ValidationError("is_active", "you cannot deactivate your own account")
+        email = cleaned.get("email")
+        if isinstance(email, str) and _email_taken(session, email, except_user_id=user.id):
+            raise ValidationError("email", f"{email} already belongs to another account")
+        subject = cleaned.get("oidc_subject")
+        if subject is not None and session.scalar(
+            select(User.id).where(User.oidc_subject == subject, User.id != user.id)
+        ):
+            raise ValidationError("oidc_subject", "is already linked to another account")
         return apply_update(session, ctx.actor, user, cleaned, seen_version)
+
+
+def reset_password(ctx: ServiceContext, user_id: int, seen_version: int, new_password: str) -> None:
+    """Set a new password (audited as changed, never with its value) and lift any lockout."""
+    ctx.require("manage_users")
+    password = validate_password(new_password)
+    with unit_of_work(ctx.database_url) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFoundError("user", user_id)
+        if user.is_demo:
+            raise ValidationError("password", "demo accounts keep the published demo password")
+        apply_update(
+            session,
+            ctx.actor,
+            user,
+            {"password_hash": _hasher.hash(password)},
+            seen_version,
+            reason="password reset by an administrator",
+        )
+        _bookkeeping(session, user.id, failed_login_count=0, last_failed_login_at=None)
 
 
 def count_users(url: str) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,8 +40,13 @@ def _case_id_of(obj: Base) -> int | None:
     return getattr(obj, "case_id", None)
 
 
+# Changes to these are audited as happening, never with their values.
+SECRET_FIELDS = frozenset({"password_hash"})
+REDACTED = "[redacted]"
+
+
 def _columns(obj: Base) -> list[str]:
-    skip = {"version", "updated_at", "password_hash"}
+    skip = {"version", "updated_at", *SECRET_FIELDS}
     return [c.key for c in inspect(obj).mapper.column_attrs if c.key not in skip]
 
 
@@ -88,6 +94,16 @@ def missed_changes(
     )
 
 
+def _missed_after_race(
+    session: Session, entity: str, entity_id: int, seen_version: int
+) -> tuple[MissedChange, ...]:
+    try:
+        with Session(session.get_bind()) as fresh:
+            return missed_changes(fresh, entity, entity_id, seen_version)
+    except SQLAlchemyError:  # the conflict itself is what matters; details are a bonus
+        return ()
+
+
 def apply_update(
     session: Session,
     actor: Actor,
@@ -121,9 +137,14 @@ def apply_update(
     try:
         session.flush()
     except StaleDataError:
-        raise ConflictError(entity, entity_id) from None
+        # Someone saved between our read and our write; their transaction has
+        # committed, so a fresh session can say what they changed.
+        missed = _missed_after_race(session, entity, entity_id, seen_version)
+        raise ConflictError(entity, entity_id, missed) from None
     now = utcnow()
     for key, (before, after) in changed.items():
+        if key in SECRET_FIELDS:
+            before, after = REDACTED, REDACTED
         session.add(
             AuditEvent(
                 actor_id=actor.user_id,
