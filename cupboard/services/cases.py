@@ -79,7 +79,7 @@ def validate_referral(referral: Referral, today: dt.date) -> dict[str, Any]:
             "prior_malignancy", referral.prior_malignancy, v.MAX_LONG_TEXT
         ),
         "presentation": v.optional_text("presentation", referral.presentation, v.MAX_LONG_TEXT),
-        "metastatic_sites": validate_sites("metastatic_sites", list(referral.metastatic_sites)),
+        "metastatic_sites": validate_sites("metastatic_sites", referral.metastatic_sites),
         "lesion_count": v.optional_integer("lesion_count", referral.lesion_count, 0, 1000),
         "bone_pattern": v.optional_choice("bone_pattern", referral.bone_pattern, BONE_PATTERNS),
     }

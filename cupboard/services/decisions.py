@@ -9,7 +9,7 @@ from typing import Any
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
-from cupboard.errors import ConflictError, NotFoundError, ValidationError
+from cupboard.errors import NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DECISION_KINDS_BY_CODE, LOCAL_MODALITIES
 from cupboard.knowledge.sites import PRIMARY_SITES
 from cupboard.models import Decision, MdtMeeting
@@ -114,8 +114,6 @@ def amend_decision(
             raise NotFoundError("decision", decision_id)
         if old.superseded:
             raise ValidationError("decision", "was already amended; amend the latest version")
-        if old.version != seen_version:
-            raise ConflictError("decision", decision_id)
         apply_update(session, ctx.actor, old, {"superseded": True}, seen_version, reason)
         new = Decision(
             case_id=old.case_id,

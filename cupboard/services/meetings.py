@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,8 +19,12 @@ from cupboard.services.context import ServiceContext
 
 
 def validate_attendees(attendees: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    if not isinstance(attendees, list | tuple):
+        raise ValidationError("attendees", "must be a list of {name, discipline} entries")
     cleaned = []
     for i, attendee in enumerate(attendees):
+        if not isinstance(attendee, Mapping):
+            raise ValidationError(f"attendees[{i}]", "must have a name and a discipline")
         name = v.text(f"attendees[{i}].name", attendee.get("name"), 120)
         discipline = v.choice(f"attendees[{i}].discipline", attendee.get("discipline"), DISCIPLINES)
         cleaned.append({"name": name, "discipline": discipline})
