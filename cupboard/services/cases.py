@@ -18,6 +18,7 @@ from cupboard.knowledge.investigations import INVESTIGATIONS
 from cupboard.knowledge.pathway import CASE_STATUS_CODES, CLOSING_REASONS, DIAGNOSTIC_STAGES
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES
 from cupboard.models import Case, Investigation, Patient
+from cupboard.permissions import Actor
 from cupboard.services.audit import apply_update, record_creation
 from cupboard.services.context import ServiceContext
 
@@ -112,30 +113,15 @@ def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | 
     with unit_of_work(ctx.database_url) as session:
         if session.scalar(select(Patient.id).where(Patient.mrn == data["mrn"])) is not None:
             raise ValidationError("mrn", f"a patient with MRN {data['mrn']} already exists")
-        patient = Patient(
-            pseudonym=next_pseudonym(session),
-            **{k: data[k] for k in ("mrn", "name", "sex", "date_of_birth", "phone")},
-            referrer_name=data["referrer_name"],
-            referrer_phone=data["referrer_phone"],
-            prior_malignancy=data["prior_malignancy"],
+        _, case = add_referral(
+            session,
+            ctx.actor,
+            data,
+            case_fields={
+                "oncologist_id": referral.oncologist_id,
+                "navigator_id": referral.navigator_id,
+            },
         )
-        session.add(patient)
-        record_creation(session, ctx.actor, patient)
-        case = Case(
-            patient_id=patient.id,
-            status="referred",
-            diagnostic_stage="muo",
-            pathway_start=data["pathway_start"],
-            referral_date=data["referral_date"],
-            presentation=data["presentation"],
-            metastatic_sites=data["metastatic_sites"],
-            lesion_count=data["lesion_count"],
-            bone_pattern=data["bone_pattern"],
-            oncologist_id=referral.oncologist_id,
-            navigator_id=referral.navigator_id,
-        )
-        session.add(case)
-        record_creation(session, ctx.actor, case)
         statuses = initial_workup_statuses(
             data["sex"], data["metastatic_sites"], data["lesion_count"]
         )
@@ -144,6 +130,43 @@ def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | 
             session.add(investigation)
             record_creation(session, ctx.actor, investigation)
         return case.id
+
+
+def add_referral(
+    session: Session,
+    actor: Actor,
+    data: dict[str, Any],
+    reason: str | None = None,
+    case_fields: dict[str, Any] | None = None,
+) -> tuple[Patient, Case]:
+    """Create and audit the patient and case of a validated referral (``data`` from
+    :func:`validate_referral`); ``case_fields`` sets what an imported case already has
+    (status, stage, outcome, responsible staff). The caller adds the workup."""
+    patient = Patient(
+        pseudonym=next_pseudonym(session),
+        **{k: data[k] for k in ("mrn", "name", "sex", "date_of_birth", "phone")},
+        referrer_name=data["referrer_name"],
+        referrer_phone=data["referrer_phone"],
+        prior_malignancy=data["prior_malignancy"],
+    )
+    session.add(patient)
+    record_creation(session, actor, patient, reason=reason)
+    case = Case(
+        patient_id=patient.id,
+        status="referred",
+        diagnostic_stage="muo",
+        pathway_start=data["pathway_start"],
+        referral_date=data["referral_date"],
+        presentation=data["presentation"],
+        metastatic_sites=data["metastatic_sites"],
+        lesion_count=data["lesion_count"],
+        bone_pattern=data["bone_pattern"],
+    )
+    for key, value in (case_fields or {}).items():
+        setattr(case, key, value)
+    session.add(case)
+    record_creation(session, actor, case, reason=reason)
+    return patient, case
 
 
 # Fields of a case a navigator or oncologist may change, with their validators.

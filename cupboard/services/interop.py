@@ -81,8 +81,8 @@ from cupboard.services.accounts import actor_of
 from cupboard.services.audit import record_creation, record_event
 from cupboard.services.cases import (
     Referral,
+    add_referral,
     initial_workup_statuses,
-    next_pseudonym,
     validate_case_changes,
     validate_referral,
 )
@@ -391,42 +391,6 @@ def _existing_mrns(session: Session, mrns: Iterable[str]) -> set[str]:
     return found
 
 
-def _add_referral(
-    session: Session,
-    actor: Actor,
-    data: dict[str, Any],
-    reason: str,
-    case_fields: dict[str, Any] | None = None,
-) -> tuple[Patient, Case]:
-    """Patient and case as ``register_referral`` creates them (``case_fields``: the
-    status, stage and outcome an imported case already has)."""
-    patient = Patient(
-        pseudonym=next_pseudonym(session),
-        **{k: data[k] for k in ("mrn", "name", "sex", "date_of_birth", "phone")},
-        referrer_name=data["referrer_name"],
-        referrer_phone=data["referrer_phone"],
-        prior_malignancy=data["prior_malignancy"],
-    )
-    session.add(patient)
-    record_creation(session, actor, patient, reason=reason)
-    case = Case(
-        patient_id=patient.id,
-        status="referred",
-        diagnostic_stage="muo",
-        pathway_start=data["pathway_start"],
-        referral_date=data["referral_date"],
-        presentation=data["presentation"],
-        metastatic_sites=data["metastatic_sites"],
-        lesion_count=data["lesion_count"],
-        bone_pattern=data["bone_pattern"],
-    )
-    for key, value in (case_fields or {}).items():
-        setattr(case, key, value)
-    session.add(case)
-    record_creation(session, actor, case, reason=reason)
-    return patient, case
-
-
 def _add_workup(
     session: Session,
     actor: Actor,
@@ -490,7 +454,7 @@ def commit_referral_import(
             for item in report.to_import:
                 row = by_line[item.where]
                 data = validate_referral(row.referral, today)
-                _, case = _add_referral(session, ctx.actor, data, f"{reason} {item.where}")
+                _, case = add_referral(session, ctx.actor, data, f"{reason} {item.where}")
                 _add_workup(session, ctx.actor, case, data, reason)
                 created.append(case.id)
             record_event(
@@ -904,7 +868,7 @@ def _meeting_for(
 
 def _write_case(session: Session, actor: Actor, clean: _CleanCase, reason: str) -> int:
     data = clean.referral
-    _, case = _add_referral(session, actor, data, reason, clean.case_fields)
+    _, case = add_referral(session, actor, data, reason, clean.case_fields)
     _add_workup(session, actor, case, data, reason, clean.investigations)
 
     def add(row: Any) -> Any:
