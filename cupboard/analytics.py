@@ -28,7 +28,7 @@ from typing import Literal
 
 import pandas as pd
 
-from cupboard.guidance import CaseProfile, assess_case
+from cupboard.guidance import CaseProfile, favourable_subtype
 from cupboard.knowledge.decisions import DECISION_KINDS_BY_CODE, DECISION_LABELS
 from cupboard.knowledge.favourable_subtypes import FAVOURABLE_SUBTYPES
 from cupboard.knowledge.investigations import INVESTIGATIONS, INVESTIGATIONS_BY_CODE
@@ -448,10 +448,10 @@ def decision_mix(
 
 @functools.lru_cache(maxsize=50_000)
 def subtype_of(profile: CaseProfile) -> str:
-    """The favourable subtype code by :func:`cupboard.guidance.assess_case`, else
-    ``unfavourable``. A profile is a hashable value, so the answer is remembered:
-    about 0.3 ms a case the first time, nothing on the page's next run."""
-    match = assess_case(profile).favourable_subtype
+    """The favourable subtype code :func:`cupboard.guidance.assess_case` would name
+    (computed by :func:`~cupboard.guidance.favourable_subtype` alone), else
+    ``unfavourable``. A profile is a hashable value, so the answer is remembered."""
+    match = favourable_subtype(profile)
     return match.code if match else UNFAVOURABLE
 
 

@@ -158,7 +158,11 @@ class Investigation(Base):
     case: Mapped[Case] = relationship(back_populates="investigations")
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (UniqueConstraint("case_id", "code", name="uq_investigations_case_code"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "code", name="uq_investigations_case_code"),
+        # The worklist's "result not reviewed" (migration 0002).
+        Index("ix_investigations_status_reviewed_on", "status", "reviewed_on"),
+    )
 
 
 class PathologyReport(Base):
@@ -333,6 +337,8 @@ class Decision(Base):
             "ecog_at_decision IS NULL OR (ecog_at_decision >= 0 AND ecog_at_decision <= 5)",
             name="ecog_at_decision",
         ),
+        # The worklist's "treatment start not recorded" (migration 0002).
+        Index("ix_decisions_treatment_start", "code", "treatment_started_on", "decided_on"),
     )
 
 

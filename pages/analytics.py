@@ -6,6 +6,8 @@ Every chart saves as PNG (camera in its toolbar) and gives its data as CSV.
 """
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,15 +16,17 @@ import streamlit as st
 from cupboard import analytics as metrics
 from cupboard.charts import analytics as charts
 from cupboard.errors import ConflictError, CupboardError
-from cupboard.knowledge.pathway import LEAD_TIME_GOAL_SHARE
+from cupboard.knowledge.pathway import LEAD_TIME_GOAL_SHARE, LeadTime
 from cupboard.permissions import may
 from cupboard.services import analytics as service
+from cupboard.services.context import ServiceContext
 from cupboard.services.settings import (
     MAX_TARGET_DAYS,
     LeadTimeTargets,
     get_lead_time_targets,
     set_lead_time_targets,
 )
+from cupboard.ui.cache import cached_read
 from cupboard.ui.guard import page_guard, show_error
 from cupboard.validation import EARLIEST_CLINICAL_DATE
 
@@ -30,6 +34,71 @@ ctx = page_guard("view_cases")
 today = dt.date.today()
 SEEN_VERSION = "analytics_targets_seen_version"
 FLASH = "analytics_flash"
+GOAL = LEAD_TIME_GOAL_SHARE
+
+
+# Every read below is cached until the next write to the database (cupboard/ui/cache.py):
+# a rerun that changes nothing, or only the view, runs no query and no computation.
+
+
+@cached_read()
+def load_setup(ctx: ServiceContext) -> tuple[service.FilterChoices, LeadTimeTargets]:
+    return service.filter_choices(ctx), get_lead_time_targets(ctx.database_url)
+
+
+@cached_read()
+def load_report(
+    ctx: ServiceContext,
+    filters: service.AnalyticsFilter,
+    today: dt.date,
+    endpoint: metrics.Endpoint,
+    lead_times: tuple[LeadTime, ...],
+) -> tuple[pd.DataFrame, metrics.ServiceReport | None]:
+    """The period's decisions (for the mix) and the report; None when nothing happened."""
+    data = service.load_analytics(ctx, filters, today)
+    if data.is_empty:
+        return data.period_decisions, None
+    profiles = service.load_profiles(ctx, filters)
+    report = metrics.service_report(
+        data.cases, data.decisions, data.workup, data.agenda, profiles, lead_times, today, endpoint
+    )
+    return data.period_decisions, report
+
+
+@cached_read(shared=True)  # plotly figures: costly to copy, never changed by the page
+def load_figures(
+    ctx: ServiceContext,
+    filters: service.AnalyticsFilter,
+    today: dt.date,
+    endpoint: metrics.Endpoint,
+    lead_times: tuple[LeadTime, ...],
+) -> dict[str, go.Figure]:
+    _, report = load_report(ctx, filters, today, endpoint, lead_times)
+    if report is None:
+        return {}
+    endpoint_label = metrics.ENDPOINT_LABELS[endpoint]
+    return {
+        "lead_times": charts.lead_time_distribution(report.lead, lead_times, endpoint_label),
+        "within_target": charts.within_target_bars(report.within_by_class, GOAL),
+        "workup_missing": charts.workup_missing_bars(report.missing_workup),
+        "favourable_subtypes": charts.favourable_bars(report.subtype_summary),
+        "primaries_found": charts.primary_found_bars(report.found_by),
+        "meeting_load": charts.meeting_load_figure(report.per_meeting),
+    }
+
+
+@cached_read(shared=True)
+def load_decision_mix(
+    ctx: ServiceContext,
+    filters: service.AnalyticsFilter,
+    today: dt.date,
+    endpoint: metrics.Endpoint,
+    lead_times: tuple[LeadTime, ...],
+    frequency: metrics.Frequency,
+) -> tuple[pd.DataFrame, go.Figure]:
+    period_decisions, _ = load_report(ctx, filters, today, endpoint, lead_times)
+    mix = metrics.decision_mix(period_decisions, frequency, filters.start, filters.end)
+    return mix, charts.decision_mix_bars(mix)
 
 
 def percent(value: float | None) -> str:
@@ -45,8 +114,18 @@ def days(value: float | None) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:g}"
 
 
-def chart(slug: str, figure: go.Figure, data: pd.DataFrame, period: str) -> None:
-    """A chart with PNG export in its toolbar and its data as a CSV download."""
+def chart(
+    slug: str,
+    figure: go.Figure,
+    data: pd.DataFrame,
+    period: str,
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> None:
+    """A chart with PNG export in its toolbar and its data as a CSV download.
+
+    The CSV (``prepare``-d first, if given) is made when the button is clicked, not on
+    every rerun; Streamlit makes it in another thread, from this run's frame.
+    """
     st.plotly_chart(
         figure,
         config=charts.download_config(f"cupboard_{slug}_{period}", figure),
@@ -55,13 +134,17 @@ def chart(slug: str, figure: go.Figure, data: pd.DataFrame, period: str) -> None
     )
     st.download_button(
         "Download the data (CSV)",
-        data=metrics.to_csv(data),
+        data=functools.partial(csv_of, data, prepare),
         file_name=f"cupboard_{slug}_{period}.csv",
         mime="text/csv",
         key=f"csv_{slug}",
         on_click="ignore",
         icon=":material/download:",
     )
+
+
+def csv_of(frame: pd.DataFrame, prepare: Callable[[pd.DataFrame], pd.DataFrame] | None) -> bytes:
+    return metrics.to_csv(prepare(frame) if prepare else frame)
 
 
 def dated(frame: pd.DataFrame) -> pd.DataFrame:
@@ -124,8 +207,7 @@ def targets_form(targets: LeadTimeTargets) -> None:
 st.title("Service analytics")
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH))
-choices = service.filter_choices(ctx)
-targets = get_lead_time_targets(ctx.database_url)
+choices, targets = load_setup(ctx)
 
 if choices.cases == 0:
     st.info(
@@ -178,9 +260,10 @@ else:
         oncologist_id=oncologist.id if oncologist else None,
     )
     period = f"{start:%Y%m%d}-{end:%Y%m%d}"
+    lead_times = targets.lead_times
     try:
-        data = service.load_analytics(ctx, filters, today)
-        profiles = service.load_profiles(ctx, filters)
+        _, report = load_report(ctx, filters, today, endpoint, lead_times)
+        figures = load_figures(ctx, filters, today, endpoint, lead_times)
     except CupboardError as error:
         show_error(error)
         st.stop()
@@ -191,25 +274,14 @@ else:
         "decision mix counts decisions made in it and meeting load the meetings held in "
         "it. Save a chart as PNG with the camera in its toolbar."
     )
-    if data.is_empty:
+    if report is None:
         st.info(
             "No cases started their pathway, no decisions were made and no meetings were "
             "held in this period for these filters. Choose a longer period or clear the "
             "navigator and oncologist filters."
         )
     else:
-        report = metrics.service_report(
-            data.cases,
-            data.decisions,
-            data.workup,
-            data.agenda,
-            profiles,
-            targets.lead_times,
-            today,
-            endpoint,
-        )
-        endpoint_label = metrics.ENDPOINT_LABELS[endpoint]
-        goal = LEAD_TIME_GOAL_SHARE
+        goal = GOAL
         meetings = report.meetings
 
         row = st.columns(4)
@@ -279,18 +351,8 @@ else:
             f"({report.waiting_past_longest} already past the longest target) and are not "
             "in the share."
         )
-        chart(
-            "lead_times",
-            charts.lead_time_distribution(report.lead, targets.lead_times, endpoint_label),
-            dated(report.lead),
-            period,
-        )
-        chart(
-            "within_target",
-            charts.within_target_bars(report.within_by_class, goal),
-            report.within_by_class,
-            period,
-        )
+        chart("lead_times", figures["lead_times"], report.lead, period, prepare=dated)
+        chart("within_target", figures["within_target"], report.within_by_class, period)
 
         st.subheader("Workup at the first MDT")
         st.caption(
@@ -298,12 +360,7 @@ else:
             "report — or, without a report, the investigation itself — was not there by "
             "the day of its first MDT."
         )
-        chart(
-            "workup_missing",
-            charts.workup_missing_bars(report.missing_workup),
-            report.missing_workup,
-            period,
-        )
+        chart("workup_missing", figures["workup_missing"], report.missing_workup, period)
 
         st.subheader("Decision mix")
         frequency = st.segmented_control(
@@ -314,8 +371,10 @@ else:
             required=True,
             key="analytics_frequency",
         )
-        mix = metrics.decision_mix(data.period_decisions, frequency or "quarter", start, end)
-        chart("decision_mix", charts.decision_mix_bars(mix), mix, period)
+        mix, mix_figure = load_decision_mix(
+            ctx, filters, today, endpoint, lead_times, frequency or "quarter"
+        )
+        chart("decision_mix", mix_figure, mix, period)
 
         st.subheader("Favourable subtypes")
         st.caption(
@@ -323,29 +382,14 @@ else:
             f"case's latest findings; {report.cohort - report.classified} cases without a "
             "histology yet are not classified."
         )
-        chart(
-            "favourable_subtypes",
-            charts.favourable_bars(report.subtype_summary),
-            report.subtype_summary,
-            period,
-        )
+        chart("favourable_subtypes", figures["favourable_subtypes"], report.subtype_summary, period)
 
         st.subheader("Primaries found")
-        chart(
-            "primaries_found",
-            charts.primary_found_bars(report.found_by),
-            report.found_by,
-            period,
-        )
+        chart("primaries_found", figures["primaries_found"], report.found_by, period)
 
         st.subheader("Meeting load")
         st.caption("Minutes per case count only discussions with a start and an end.")
-        chart(
-            "meeting_load",
-            charts.meeting_load_figure(report.per_meeting),
-            report.per_meeting,
-            period,
-        )
+        chart("meeting_load", figures["meeting_load"], report.per_meeting, period)
 
 st.subheader("Lead-time targets")
 st.caption(

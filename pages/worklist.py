@@ -12,20 +12,32 @@ from cupboard.knowledge.investigations import (
 )
 from cupboard.permissions import may
 from cupboard.services import worklist as worklist_service
+from cupboard.services.context import ServiceContext
+from cupboard.ui.cache import cached_read
 from cupboard.ui.guard import page_guard
 from cupboard.ui.text import escape_markdown
-from cupboard.worklist import WORKLIST_KINDS, count_items, rule_descriptions
+from cupboard.worklist import WORKLIST_KINDS, rule_descriptions
 
 ctx = page_guard("view_cases")
+today = dt.date.today()
 
 # The rows as the user saw them (ids and versions), kept from the run that drew the
 # table: a bulk change is checked against these versions, not against a fresh read.
 SHOWN_KEY = "worklist_shown"
 NONCE_KEY = "worklist_editor_nonce"
 OUTCOME_KEY = "worklist_outcome"
+LIMIT_KEY = "worklist_limit"
 KIND_LABELS = {k.code: k.label for k in WORKLIST_KINDS}
 
 st.session_state.setdefault(NONCE_KEY, 0)
+st.session_state.setdefault(LIMIT_KEY, worklist_service.PAGE_SIZE)
+
+
+@cached_read(per_user=True)  # "My cases" depends on who asks
+def load_worklist(
+    ctx: ServiceContext, mine: bool, kinds: tuple[str, ...], limit: int, today: dt.date
+) -> worklist_service.WorklistPage:
+    return worklist_service.worklist_page(ctx, mine=mine, kinds=kinds, limit=limit, today=today)
 
 
 def editor_key() -> str:
@@ -34,6 +46,16 @@ def editor_key() -> str:
 
 def clear_selection() -> None:
     st.session_state[NONCE_KEY] += 1
+
+
+def change_filter() -> None:
+    clear_selection()
+    st.session_state[LIMIT_KEY] = worklist_service.PAGE_SIZE
+
+
+def show_more() -> None:
+    clear_selection()  # the table grows: Streamlit starts its editor afresh
+    st.session_state[LIMIT_KEY] += worklist_service.PAGE_SIZE
 
 
 def selected_rows() -> list[dict[str, object]]:
@@ -81,7 +103,7 @@ scope = left.radio(
     index=0 if ctx.actor.role == "navigator" else 1,
     horizontal=True,
     key="worklist_scope",
-    on_change=clear_selection,
+    on_change=change_filter,
 )
 kinds = right.multiselect(
     "Show",
@@ -89,7 +111,7 @@ kinds = right.multiselect(
     default=list(KIND_LABELS),
     format_func=KIND_LABELS.get,
     key="worklist_kinds",
-    on_change=clear_selection,
+    on_change=change_filter,
 )
 
 outcome = st.session_state.pop(OUTCOME_KEY, None)
@@ -109,18 +131,20 @@ if outcome:
         st.error(escape_markdown(message), icon="⛔")
 
 try:
-    items = worklist_service.worklist(ctx, mine=scope == "My cases")
+    chosen = tuple(k for k in KIND_LABELS if k in kinds)  # one order: one cache entry
+    page = load_worklist(ctx, scope == "My cases", chosen, st.session_state[LIMIT_KEY], today)
 except CupboardError as error:
     st.error(escape_markdown(error), icon="⛔")
     st.stop()
-items = [i for i in items if i.kind in kinds]
-counts = count_items(items)
+items = page.items
 st.caption(
-    f"{len(items)} item(s) need action, {counts.overdue} overdue · most urgent first "
+    f"{page.total:,} item(s) need action, {page.overdue:,} overdue · most urgent first "
     "(days overdue, then days on the pathway)"
+    + (f" · showing the first {len(items):,}" if page.has_more else "")
 )
+st.caption(" · ".join(f"{KIND_LABELS[k]}: {page.by_kind[k]:,}" for k in KIND_LABELS))
 with st.expander("What puts a row on this list"):
-    for label, rule in rule_descriptions(worklist_service.policy_for(ctx.database_url)):
+    for label, rule in rule_descriptions(page.policy):
         st.text(f"{label}: {rule}")
 
 if not items:
@@ -157,9 +181,22 @@ columns = {
     "Due": st.column_config.DateColumn("Due"),
     "Open": st.column_config.LinkColumn("Open", display_text="Open case"),
 }
+
+
+def more_button(page: worklist_service.WorklistPage) -> None:
+    if page.has_more:
+        st.button(
+            f"Show {min(worklist_service.PAGE_SIZE, page.total - len(page.items)):,} more",
+            on_click=show_more,
+            key="worklist_more",
+            help="Rows further down the list, in the same order",
+        )
+
+
 can_update = may(ctx.actor.role, "update_investigation")
 if not can_update:
     st.dataframe(table.drop(columns="Select"), hide_index=True, column_config=columns)
+    more_button(page)
     st.stop()
 
 st.data_editor(
@@ -169,6 +206,7 @@ st.data_editor(
     disabled=[c for c in table.columns if c != "Select"],
     key=editor_key(),
 )
+more_button(page)
 st.subheader("Change the selected investigations")
 status_col, date_col, apply_col = st.columns([2, 2, 2], vertical_alignment="bottom")
 status_col.selectbox(

@@ -152,6 +152,8 @@ def load_analytics(
     today = today or dt.date.today()
     cohort = _cohort(filters)
     held = MdtMeeting.meeting_date <= today
+    # The per-case aggregates are computed for the cohort only, not the registry.
+    cohort_ids = select(Case.id).where(*cohort)
     with unit_of_work(ctx.database_url) as session:
         first_mdt = (
             select(
@@ -159,7 +161,7 @@ def load_analytics(
                 func.min(MdtMeeting.meeting_date).label("first_mdt_on"),
             )
             .join(MdtMeeting, AgendaItem.meeting_id == MdtMeeting.id)
-            .where(held)
+            .where(held, AgendaItem.case_id.in_(cohort_ids))
             .group_by(AgendaItem.case_id)
             .subquery()
         )
@@ -169,7 +171,9 @@ def load_analytics(
                 func.min(Investigation.done_on).label("first_extended_workup_on"),
             )
             .where(
-                Investigation.code.in_(EXTENDED_WORKUP_CODES), Investigation.done_on.is_not(None)
+                Investigation.case_id.in_(cohort_ids),
+                Investigation.code.in_(EXTENDED_WORKUP_CODES),
+                Investigation.done_on.is_not(None),
             )
             .group_by(Investigation.case_id)
             .subquery()
@@ -190,7 +194,6 @@ def load_analytics(
             .order_by(Case.id),
             CASE_COLUMNS,
         )
-        cohort_ids = select(Case.id).where(*cohort)
         decisions = _frame(
             session,
             select(

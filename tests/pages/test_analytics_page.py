@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from cupboard.analytics import period_bounds
@@ -171,3 +172,56 @@ def test_a_stale_targets_form_is_a_conflict(
     set_drug_targets(app, 21, 42)
     assert not app.error
     assert get_lead_time_targets(demo).lead_times[0].basic_workup_days == 21
+
+
+def test_reruns_are_cached_until_a_write_in_another_session(
+    open_page: Callable[..., Any],
+    demo: str,
+    make_case: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loads: list[service.AnalyticsFilter] = []
+    load = service.load_analytics
+
+    def counted(*args: Any, **kwargs: Any) -> service.AnalyticsData:
+        loads.append(args[1])
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(service, "load_analytics", counted)
+    app = open_page(PAGE, role="viewer")
+    assert metrics_of(app)["Cases"] == "40" and len(loads) == 1
+    app.run()
+    app.segmented_control(key="analytics_frequency").set_value("month").run()
+    assert not app.exception
+    assert len(loads) == 1  # neither a rerun nor a new view of the data loads it again
+    assert len(app.get("plotly_chart")) == CHARTS
+    make_case(referral_date=dt.date.today())  # a navigator registers a referral
+    app.run()
+    assert len(loads) == 2
+    assert metrics_of(app)["Cases"] == "41"
+
+
+def test_the_csv_is_made_when_downloaded(
+    open_page: Callable[..., Any], demo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No CSV is made on a rerun: the button gets a function that makes it on a click."""
+    import io
+
+    import streamlit as st
+
+    given: dict[str, Any] = {}
+    button = st.download_button
+
+    def recording(label: str, data: Any, **kwargs: Any) -> bool:
+        given[kwargs["key"]] = data
+        return button(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    app = open_page(PAGE, role="viewer")
+    assert not app.exception and len(given) == CHARTS
+    assert all(callable(data) for data in given.values())
+    lead = pd.read_csv(io.BytesIO(given["csv_lead_times"]()))
+    assert len(lead) == 40 and {"case_id", "days_to_first_mdt"} <= set(lead.columns)
+    assert lead["pathway_start"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()  # dates, no times
+    mix = pd.read_csv(io.BytesIO(given["csv_decision_mix"]()))
+    assert set(mix["period"]) and mix["decisions"].sum() > 0

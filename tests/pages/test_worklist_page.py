@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from cupboard.db import unit_of_work
@@ -149,4 +150,73 @@ def test_a_conflicting_row_is_named_and_the_others_apply(
     assert list(app.data_editor[0].value["What"]) == ["History & full physical exam"]
     assert [i.what for i in worklist(contexts["navigator"], mine=True)] == [
         "History & full physical exam"
+    ]
+
+
+def test_the_list_is_paged_most_urgent_first(
+    open_page: Callable[..., object],
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cupboard.services import worklist as service
+
+    _, expected = build_clinic(contexts, make_case)
+    monkeypatch.setattr(service, "PAGE_SIZE", 3)
+    whole = worklist(contexts["chair"])
+    assert len(whole) == len(expected) > 6
+    app = open_page(PAGE, role="chair")
+    assert not app.exception
+
+    def shown() -> list[tuple[str, str, int]]:
+        table = app.data_editor[0].value
+        return [(r.Needs, r.What, int(r.Open.split("=")[1])) for r in table.itertuples()]
+
+    def rows(items: list) -> list[tuple[str, str, int]]:
+        return [(i.kind_label, i.what, i.case_id) for i in items]
+
+    assert shown() == rows(whole[:3])
+    assert f"{len(whole)} item(s) need action" in app.caption[0].value
+    assert "showing the first 3" in app.caption[0].value
+    app.button(key="worklist_more").click().run()
+    assert shown() == rows(whole[:6])
+    # A new filter starts again from the top.
+    app.multiselect(key="worklist_kinds").set_value(["pathway_clock", "not_on_agenda"]).run()
+    chosen = [i for i in whole if i.kind in ("pathway_clock", "not_on_agenda")]
+    assert shown() == rows(chosen[:3])
+
+
+def test_a_rerun_reads_again_only_after_a_write(
+    open_page: Callable[..., object],
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cached until the database changes; a change made in another session shows at
+    the next rerun of this one."""
+    from cupboard.services import worklist as service
+    from cupboard.services.workup import update_investigation
+
+    ids, _ = build_clinic(contexts, make_case)
+    reads: list[bool] = []
+    read = service.worklist_page
+    monkeypatch.setattr(
+        service, "worklist_page", lambda *a, **k: reads.append(True) or read(*a, **k)
+    )
+    app = open_page(PAGE, role="navigator")
+    what = list(app.data_editor[0].value["What"])
+    assert "CT chest/abdomen/pelvis with contrast" in what
+    app.run()
+    app.run()
+    assert len(reads) == 1 and list(app.data_editor[0].value["What"]) == what
+    # The oncologist books the CT in their own session.
+    url = contexts["navigator"].database_url
+    ct = investigation(url, ids["mine"], "ct_cap")
+    update_investigation(
+        contexts["oncologist"], ct.id, ct.version, {"status": "booked", "booked_for": TODAY}
+    )
+    app.run()
+    assert len(reads) == 2
+    assert list(app.data_editor[0].value["What"]) == [
+        w for w in what if w != "CT chest/abdomen/pelvis with contrast"
     ]

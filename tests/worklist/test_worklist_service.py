@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 
@@ -19,9 +20,18 @@ from cupboard.models import (
     Investigation,
     MdtMeeting,
     Patient,
+    User,
 )
+from cupboard.permissions import Actor
+from cupboard.services import reading
 from cupboard.services.context import ServiceContext
-from cupboard.services.worklist import bulk_mark_reviewed, bulk_update_investigations, worklist
+from cupboard.services.worklist import (
+    ALL_KINDS,
+    bulk_mark_reviewed,
+    bulk_update_investigations,
+    worklist,
+    worklist_page,
+)
 from cupboard.services.workup import update_investigation
 from tests.worklist.clinic import TODAY, ago, build_clinic, investigation, keys
 
@@ -42,14 +52,8 @@ def test_lists_exactly_the_overdue_items(
     assert worklist(contexts["chair"], mine=True) == []
 
 
-def test_the_sql_filter_loses_nothing_on_a_seeded_cohort(
-    database_url: str, contexts: dict[str, ServiceContext], make_case: Callable[..., int]
-) -> None:
-    """Against an oracle that loads every row and applies the same rules."""
-    from db.demo_cohort import seed_demo_cohort
-
-    build_clinic(contexts, make_case)
-    seed_demo_cohort(database_url, cases=30)
+def _oracle(database_url: str) -> list[rules.WorklistItem]:
+    """The whole worklist the slow way: every row loaded, the same rules applied."""
     with unit_of_work(database_url) as session:
         upcoming = set(
             session.scalars(
@@ -65,6 +69,7 @@ def test_the_sql_filter_loses_nothing_on_a_seeded_cohort(
             if i.code in rules.EXTENDED_WORKUP_CODES
             and i.status in rules.USED_INVESTIGATION_STATUSES
         }
+        names = {u: name for u, name in session.execute(select(User.id, User.display_name))}
         cases = [
             rules.CaseRow(
                 c.id,
@@ -72,7 +77,7 @@ def test_the_sql_filter_loses_nothing_on_a_seeded_cohort(
                 c.status,
                 c.pathway_start,
                 c.navigator_id,
-                None,
+                names.get(c.navigator_id),  # type: ignore[arg-type]
                 c.id in extended,
                 c.id in upcoming,
             )
@@ -107,10 +112,92 @@ def test_the_sql_filter_loses_nothing_on_a_seeded_cohort(
             )
             for d in session.scalars(select(Decision))
         ]
-    oracle = rules.build_worklist(cases, investigations, decisions, TODAY)
+    return rules.build_worklist(cases, investigations, decisions, TODAY)
+
+
+def test_the_sql_filter_loses_nothing_on_a_seeded_cohort(
+    database_url: str, contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    """Against an oracle that loads every row and applies the same rules."""
+    from db.demo_cohort import seed_demo_cohort
+
+    build_clinic(contexts, make_case)
+    seed_demo_cohort(database_url, cases=30)
+    oracle = _oracle(database_url)
     served = worklist(contexts["navigator"])
     assert len(served) > 20
     assert [(i.key, i.days_overdue) for i in served] == [(i.key, i.days_overdue) for i in oracle]
+
+
+def _head(items: list[rules.WorklistItem], kinds: tuple[str, ...], limit: int | None) -> list:
+    chosen = [i for i in items if i.kind in kinds]
+    return chosen if limit is None else chosen[:limit]
+
+
+def test_a_page_is_the_head_of_the_whole_list_with_counts_from_sql(
+    database_url: str, contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    """Each kind's query counts in SQL and returns only its most urgent rows: every
+    page must still be exactly the first rows of the whole list, for any limit and
+    any choice of kinds, and the counts those of the whole list."""
+    from db.demo_cohort import seed_demo_cohort
+
+    build_clinic(contexts, make_case)
+    seed_demo_cohort(database_url, cases=30)
+    oracle = _oracle(database_url)
+    counts = rules.count_items(oracle)
+    assert len({i.kind for i in oracle}) >= 5  # the cohort exercises most kinds
+    nav = contexts["navigator"]
+    some = ("booking_overdue", "follow_up_overdue", "pathway_clock")
+    for kinds in (ALL_KINDS, some, ("result_not_reviewed",)):
+        for limit in (1, 2, 5, 13, 40, None):
+            page = worklist_page(nav, kinds=kinds, limit=limit, today=TODAY)
+            expected = _head(oracle, kinds, limit)
+            assert [i.key for i in page.items] == [i.key for i in expected], (kinds, limit)
+            assert list(page.items) == expected
+            assert page.by_kind == counts.by_kind
+            assert page.total == sum(counts.by_kind[k] for k in kinds)
+            assert page.overdue == sum(1 for i in oracle if i.kind in kinds and i.days_overdue > 0)
+            assert page.has_more == (len(expected) < page.total)
+    full = worklist_page(nav, limit=None, today=TODAY)
+    assert full.counts == counts and not full.has_more
+    # "My cases" pages and counts the navigator's own rows only.
+    mine = worklist_page(nav, mine=True, limit=2, today=TODAY)
+    own = [i for i in oracle if i.navigator_id == nav.actor.user_id]
+    assert len(own) >= 3 and list(mine.items) == own[:2] and mine.total == len(own)
+
+
+def test_a_limit_never_cuts_between_rows_the_rules_order_differently(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    """Two appointments of one case on the same day tie on every SQL sort column; the
+    rules then order them by the item's key, a string, where investigation 10 comes
+    before investigation 9. A page of one row must hold the rules' first."""
+    nav = contexts["navigator"]
+    case_id = make_case()
+    ids = sorted(r.id for r in reading.investigations(nav, case_id))
+    pair = next((a, b) for a, b in itertools.pairwise(ids) if str(b) < str(a))  # 9, 10
+    for inv_id in pair:
+        row = next(r for r in reading.investigations(nav, case_id) if r.id == inv_id)
+        changes = {"status": "booked", "requested_on": ago(6), "booked_for": ago(3)}
+        update_investigation(nav, inv_id, row.version, changes)
+    whole = [i for i in worklist(nav) if i.kind == "booking_overdue"]
+    assert [i.investigation_id for i in whole] == [pair[1], pair[0]]
+    page = worklist_page(nav, kinds=("booking_overdue",), limit=1)
+    assert [i.investigation_id for i in page.items] == [pair[1]]
+    assert page.total == 2 and page.has_more
+
+
+def test_a_page_refuses_unknown_kinds_and_empty_limits(
+    contexts: dict[str, ServiceContext],
+) -> None:
+    with pytest.raises(ValidationError, match=r"^kinds: unknown kind\(s\): overdue"):
+        worklist_page(contexts["navigator"], kinds=("overdue",))
+    with pytest.raises(ValidationError, match=r"^limit: \(0\) must be at least 1"):
+        worklist_page(contexts["navigator"], limit=0)
+    stranger = Actor(None, "stranger", "Stranger", "no-such-role")
+    with pytest.raises(PermissionDeniedError):
+        worklist_page(ServiceContext(contexts["viewer"].database_url, stranger))
 
 
 def _events(url: str, investigation_id: int) -> list[AuditEvent]:

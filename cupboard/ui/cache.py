@@ -1,0 +1,170 @@
+"""Cached reads for pages, thrown away as soon as anyone writes anything.
+
+Every write in cupboard adds at least one row to the append-only audit trail, in the
+same transaction as the change (``cupboard/services/audit.py``). The audit trail's
+high-water mark is therefore a version number of the whole database: it moves on
+every committed write, from any session, any process, any server.
+:func:`data_version` reads it with one indexed query, and :func:`cached_read` keys
+``st.cache_data`` on (database, the read's arguments, that version): a rerun with no
+write in between returns the stored result; the first rerun after a write reads afresh.
+
+    @cached_read()
+    def report(ctx: ServiceContext, filters: AnalyticsFilter, today: dt.date) -> Report:
+        return build_report(service.load_analytics(ctx, filters, today), ...)
+
+    data = report(ctx, filters, today)  # the same call, cached
+
+Rules for a cached read:
+- its first parameter is the ``ServiceContext``; every other argument is hashable by
+  ``st.cache_data`` and says everything the result depends on (dates included: pass
+  ``today`` rather than reading the clock inside);
+- the result does not depend on who asks, or the read is declared ``per_user=True``;
+  the permission (``action``) is checked on every call, cache hit or not;
+- results are copied out of the cache (``st.cache_data`` pickles them), so a page may
+  change what it gets without touching the stored one.
+
+Writes that add no audit row (sign-in counters) change nothing a cached read returns.
+``CACHE_TTL`` bounds how long anything could be served stale should a write ever
+slip past the version check (see :func:`data_version`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import streamlit as st
+
+from cupboard.db import get_engine
+from cupboard.services.context import ServiceContext
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# The latest audit ids looked at by data_version (see there).
+DATA_VERSION_WINDOW = 200
+CACHE_TTL = dt.timedelta(minutes=15)
+MAX_ENTRIES = 64  # per cached read: filter combinations × versions still in use
+
+_VERSION_SQL = (
+    "SELECT max(id), min(id), count(*) FROM "  # noqa: S608 (an int constant, no input)
+    f"(SELECT id FROM audit_events ORDER BY id DESC LIMIT {DATA_VERSION_WINDOW:d}) AS latest"
+)
+
+
+def data_version(url: str) -> int:
+    """A number that grows whenever a write is committed to the database at ``url``.
+
+    The highest audit id alone is not enough on PostgreSQL: ids are handed out when a
+    row is inserted, not when its transaction commits, so a write holding id 41 may
+    commit after one holding id 42 has, leaving the maximum at 42. So this looks at the
+    latest ``DATA_VERSION_WINDOW`` ids: their maximum, minimum and count never go down
+    (audit rows are never deleted), and a commit of any id among them raises at least
+    one (the count until the window is full; then the id enters and the smallest one
+    leaves). Their sum is the version. A write that commits after more than the window
+    of later audit rows has been committed by others would be missed until the next
+    write; ``CACHE_TTL`` bounds even that. On SQLite writers take turns (``BEGIN
+    IMMEDIATE``), so ids are committed in order anyway. The query reads the primary
+    key's index backwards: it costs the same at any size.
+
+    Read with a bare DBAPI cursor, outside SQLAlchemy's transaction handling, so that
+    on SQLite it is a plain WAL read and does not take the write lock that cupboard's
+    transactions begin with (``cupboard/db.py``).
+    """
+    connection = get_engine(url).raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(_VERSION_SQL)
+        highest, lowest, count = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool, which rolls back any open transaction
+    return int(highest or 0) + int(lowest or 0) + int(count)
+
+
+def cached_read(
+    *,
+    action: str = "view_cases",
+    per_user: bool = False,
+    shared: bool = False,
+    ttl: dt.timedelta = CACHE_TTL,
+    max_entries: int = MAX_ENTRIES,
+) -> Callable[
+    [Callable[Concatenate[ServiceContext, P], T]], Callable[Concatenate[ServiceContext, P], T]
+]:
+    """Decorate ``read(ctx, ...)`` so that its result is cached until the next write.
+
+    ``action``: the permission checked on every call, before the cache is consulted.
+    ``per_user``: the result depends on the signed-in user (e.g. "my cases"), so each
+    user has their own entries; otherwise one result serves everyone.
+    ``shared``: hand every caller the stored object itself (``st.cache_resource``)
+    instead of a copy, for results that are costly to copy and that no caller changes,
+    such as plotly figures (rebuilding one from a pickle validates it all over again).
+    """
+
+    def decorate(
+        read: Callable[Concatenate[ServiceContext, P], T],
+    ) -> Callable[Concatenate[ServiceContext, P], T]:
+        signature = inspect.signature(read)
+        name = f"{read.__code__.co_filename}:{read.__qualname__}"
+        cached = _cached_runner(name, shared, ttl, max_entries)
+
+        @functools.wraps(read)
+        def read_cached(ctx: ServiceContext, *args: P.args, **kwargs: P.kwargs) -> T:
+            ctx.require(action)  # a cache hit must not skip the permission check
+            bound = signature.bind(ctx, *args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(list(bound.arguments.items())[1:])
+            user_id = ctx.actor.user_id if per_user else None
+            version = data_version(ctx.database_url)
+            result: T = cached(read, ctx, ctx.database_url, user_id, version, arguments)
+            return result
+
+        return read_cached
+
+    return decorate
+
+
+_runners: dict[tuple[str, bool, dt.timedelta, int], Callable[..., Any]] = {}
+_runners_lock = threading.Lock()
+
+
+def _cached_runner(
+    name: str, shared: bool, ttl: dt.timedelta, max_entries: int
+) -> Callable[..., Any]:
+    """One ``st.cache_data`` (or ``st.cache_resource``) function per read, made once per
+    process.
+
+    A page script runs, and so defines and decorates its reads, on every rerun;
+    ``st.cache_data`` reads a function's source to key its cache, which costs more than
+    a cache hit. The runner is made once per read, and is handed the read it runs on
+    each call (``_read``: not part of the key), so every session runs its own.
+    """
+    key = (name, shared, ttl, max_entries)
+    with _runners_lock:
+        runner = _runners.get(key)
+        if runner is None:
+
+            def run(
+                _read: Callable[..., Any],
+                _ctx: ServiceContext,
+                database_url: str,
+                user_id: int | None,
+                version: int,
+                arguments: dict[str, Any],
+            ) -> Any:
+                # database_url, user_id and version are not used here: they are the key.
+                return _read(_ctx, **arguments)
+
+            # st.cache_data keys a function's cache by its module, qualified name and
+            # source; ``run`` has the same source for every read, so it is named after
+            # the read (file included: page scripts all run as ``__main__``).
+            run.__qualname__ = name
+            cache = st.cache_resource if shared else st.cache_data
+            runner = cache(ttl=ttl, max_entries=max_entries, show_spinner=False)(run)
+            _runners[key] = runner
+    return runner

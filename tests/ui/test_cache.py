@@ -1,0 +1,182 @@
+"""Cached reads (cupboard/ui/cache.py): a write anywhere throws them away; nothing
+else does; the permission is checked on every call; each read has its own entries."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import streamlit as st
+from sqlalchemy import Engine, text
+
+from cupboard.db import get_engine
+from cupboard.errors import PermissionDeniedError
+from cupboard.services import reading
+from cupboard.services.context import ServiceContext
+from cupboard.services.workup import update_investigation
+from cupboard.ui.cache import DATA_VERSION_WINDOW, cached_read, data_version
+
+
+@pytest.fixture(autouse=True)
+def empty_streamlit_cache() -> Iterator[None]:
+    # PostgreSQL tests share one URL and restart audit ids: see tests/pages/conftest.py.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_every_write_changes_the_data_version_and_a_read_does_not(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    nav = contexts["navigator"]
+    url = nav.database_url
+    case_id = make_case()
+    before = data_version(url)
+    rows = reading.investigations(nav, case_id)  # reads leave it alone
+    assert data_version(url) == before
+    update_investigation(nav, rows[0].id, rows[0].version, {"status": "requested"})
+    after = data_version(url)
+    assert after > before
+    make_case()
+    assert data_version(url) > after
+
+
+def test_an_empty_audit_trail_is_version_zero(database_url: str) -> None:
+    assert data_version(database_url) == 0
+
+
+def _insert_audit_row(connection: object) -> None:
+    connection.execute(  # type: ignore[attr-defined]
+        text(
+            "INSERT INTO audit_events (occurred_at, actor_username, action, entity) "
+            "VALUES (CURRENT_TIMESTAMP, 'tester', 'create', 'case')"
+        )
+    )
+
+
+def test_a_write_that_commits_after_a_later_one_still_changes_the_version(
+    backend: str, database_url: str
+) -> None:
+    """On PostgreSQL ids are taken at insert, not at commit: the highest id alone would
+    not move when the earlier transaction commits last."""
+    if backend != "postgresql":
+        pytest.skip("SQLite writers take turns (BEGIN IMMEDIATE): ids commit in order")
+    engine = get_engine(database_url)
+    with engine.begin() as connection:
+        for _ in range(DATA_VERSION_WINDOW + 5):  # a full window before the race
+            _insert_audit_row(connection)
+    slow = engine.connect()
+    slow_transaction = slow.begin()
+    _insert_audit_row(slow)  # takes the next id, not committed yet
+    with engine.begin() as fast:
+        _insert_audit_row(fast)  # takes a higher id and commits first
+    seen, highest_seen = data_version(database_url), _highest_id(engine)
+    slow_transaction.commit()
+    slow.close()
+    assert _highest_id(engine) == highest_seen  # the maximum alone would miss it
+    assert data_version(database_url) != seen
+
+
+def _highest_id(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT max(id) FROM audit_events")).scalar_one())
+
+
+def test_a_cached_read_runs_once_until_someone_writes(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    nav, onc = contexts["navigator"], contexts["oncologist"]
+    case_id = make_case()
+    calls: list[int] = []
+
+    @cached_read()
+    def statuses(ctx: ServiceContext, case_id: int) -> dict[str, str]:
+        calls.append(case_id)
+        return {r.code: r.status for r in reading.investigations(ctx, case_id)}
+
+    first = statuses(nav, case_id)
+    assert statuses(nav, case_id) == first
+    assert statuses(onc, case_id=case_id) == first  # shared by users, same key
+    assert calls == [case_id]
+    row = reading.investigations(onc, case_id)[0]
+    update_investigation(onc, row.id, row.version, {"status": "requested"})
+    fresh = statuses(nav, case_id)
+    assert calls == [case_id, case_id]
+    assert fresh[row.code] == "requested" != first[row.code]
+
+
+def test_the_permission_is_checked_even_on_a_cache_hit(
+    contexts: dict[str, ServiceContext],
+) -> None:
+    @cached_read(action="update_investigation")
+    def secret(ctx: ServiceContext) -> str:
+        return "for clinicians"
+
+    assert secret(contexts["navigator"]) == "for clinicians"
+    with pytest.raises(PermissionDeniedError):
+        secret(contexts["viewer"])
+
+
+def test_per_user_reads_keep_each_users_answer(contexts: dict[str, ServiceContext]) -> None:
+    @cached_read(per_user=True)
+    def who(ctx: ServiceContext) -> str:
+        return ctx.actor.username
+
+    assert who(contexts["navigator"]) == "test-navigator"
+    assert who(contexts["chair"]) == "test-chair"
+
+
+def test_two_reads_with_the_same_arguments_do_not_share_entries(
+    contexts: dict[str, ServiceContext],
+) -> None:
+    """st.cache_data would key both by the one inner function they share."""
+
+    @cached_read()
+    def one(ctx: ServiceContext, n: int) -> str:
+        return f"one {n}"
+
+    @cached_read()
+    def two(ctx: ServiceContext, n: int) -> str:
+        return f"two {n}"
+
+    nav = contexts["navigator"]
+    assert (one(nav, 1), two(nav, 1), one(nav, 1)) == ("one 1", "two 1", "one 1")
+
+
+def test_results_are_copies_unless_shared(contexts: dict[str, ServiceContext]) -> None:
+    @cached_read()
+    def copied(ctx: ServiceContext) -> list[int]:
+        return [1, 2]
+
+    @cached_read(shared=True)
+    def shared(ctx: ServiceContext) -> list[int]:
+        return [1, 2]
+
+    nav = contexts["navigator"]
+    copied(nav).append(3)
+    assert copied(nav) == [1, 2]
+    assert shared(nav) is shared(nav)
+
+
+def test_sessions_reading_at_once_get_the_same_answer(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    case_id = make_case()
+
+    @cached_read()
+    def codes(ctx: ServiceContext, case_id: int) -> list[str]:
+        return sorted(r.code for r in reading.investigations(ctx, case_id))
+
+    results: list[list[str]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(codes(contexts["viewer"], case_id)))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and all(r == results[0] for r in results) and results[0]
