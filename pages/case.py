@@ -1,17 +1,37 @@
 """Case workspace: workup, findings with guidance, performance status, decision, history.
 
-Deep link: ``case?case_id=N``.
+Deep link: ``case?case_id=N``. Only the open tab runs (``st.tabs(on_change="rerun")``):
+the hidden ones cost nothing until the user opens them.
 """
+
+import datetime as dt
 
 import streamlit as st
 
 from cupboard.errors import NotFoundError
-from cupboard.guidance import assess_case
+from cupboard.permissions import may
 from cupboard.services import case_record
+from cupboard.services.case_record import CaseRecord, guidance_for
+from cupboard.services.context import ServiceContext
 from cupboard.ui import case_panels as panels
+from cupboard.ui.cache import cached_read
 from cupboard.ui.guard import page_guard, show_error
+from cupboard.ui.interop_widgets import fhir_download_button
 
 ctx = page_guard("view_cases")
+
+TABS = ("Workup", "Findings & guidance", "Performance status", "Decision", "History")
+HISTORY = TABS[-1]
+
+
+# Cached until the next write anywhere (cupboard/ui/cache.py): every save on this page
+# writes, so the rerun after it reads afresh.
+@cached_read()
+def load_record(
+    ctx: ServiceContext, case_id: int, with_timeline: bool, today: dt.date
+) -> CaseRecord:
+    return case_record.case_record(ctx, case_id, today, timeline=with_timeline)
+
 
 raw_case_id = st.query_params.get("case_id", "")
 if not raw_case_id.isdigit():
@@ -19,16 +39,20 @@ if not raw_case_id.isdigit():
     st.info("Open a case from the MDT queue.")
     st.page_link("pages/queue.py", label="MDT queue", icon=":material/view_list:")
     st.stop()
+case_id = int(raw_case_id)
+tabs_key = f"case_tabs_{case_id}"
+# The tab the user has open (the tabs' state from the browser, before they are drawn):
+# the timeline and the audit trail behind it are read only for the History tab.
+history_open = st.session_state.get(tabs_key) == HISTORY
 try:
-    record = case_record.case_record(ctx, int(raw_case_id))
+    record = load_record(ctx, case_id, history_open, dt.date.today())
 except NotFoundError as missing:
     st.title("Case")
     show_error(missing)
     st.stop()
 
 header = record.header
-case_id = header.case_id
-guidance = assess_case(record.profile)
+guidance = guidance_for(record.profile)
 
 panels.case_banner(header, deidentified=False)
 metrics = st.columns(5)
@@ -54,8 +78,8 @@ metrics[4].metric(
     delta_arrow="off",
     help="By the guidance [ESMO23]; the board decides",
 )
-if record.agenda:
-    with st.container(horizontal=True, gap="small"):
+with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    if record.agenda:
         st.caption("On the agenda of:", width="content")
         for entry in record.agenda:
             st.page_link(
@@ -64,26 +88,42 @@ if record.agenda:
                 icon=":material/co_present:",
                 query_params={"meeting_id": str(entry.meeting_id)},
             )
+    st.page_link(
+        "pages/summary.py",
+        label="Before-clinic summary",
+        icon=":material/description:",
+        query_params={"case_id": str(case_id)},
+    )
+if may(ctx.actor.role, "export_data"):
+    with st.expander("Export", icon=":material/download:"):
+        fhir_download_button(ctx, case_id)
 panels.status_control(ctx, header, key=f"case_{case_id}")
 
 workup_tab, findings_tab, ecog_tab, decision_tab, history_tab = st.tabs(
-    ["Workup", "Findings & guidance", "Performance status", "Decision", "History"]
+    list(TABS), key=tabs_key, on_change="rerun"
 )
-with workup_tab:
-    panels.workup_panel(ctx, case_id)
-with findings_tab:
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        st.subheader("Findings")
-        panels.findings_summary(record.findings)
-        panels.findings_forms(ctx, case_id)
-    with right:
-        st.subheader("Guidance")
-        panels.guidance_panel(guidance)
-with ecog_tab:
-    panels.ecog_panel(ctx, record)
-with decision_tab:
-    panels.decision_section(ctx, record, guidance, key=f"case_{case_id}")
-with history_tab:
-    st.caption("Everything that happened to this case, newest first.")
-    panels.timeline_panel(record.timeline, key=f"history_{case_id}")
+if workup_tab.open:
+    with workup_tab:
+        panels.workup_panel(ctx, case_id, record.profile)
+if findings_tab.open:
+    with findings_tab:
+        left, right = st.columns([3, 2], gap="large")
+        with left:
+            st.subheader("Findings")
+            panels.findings_summary(record.findings)
+            panels.findings_forms(ctx, case_id)
+        with right:
+            st.subheader("Guidance")
+            panels.guidance_panel(guidance)
+if ecog_tab.open:
+    with ecog_tab:
+        panels.ecog_panel(ctx, record)
+if decision_tab.open:
+    with decision_tab:
+        panels.decision_section(ctx, record, guidance, key=f"case_{case_id}")
+if history_tab.open:
+    with history_tab:
+        # Read with the record when the tab was already open; just opened, read now.
+        events = record.timeline if history_open else case_record.timeline(ctx, case_id)
+        st.caption("Everything that happened to this case, newest first.")
+        panels.timeline_panel(events, key=f"history_{case_id}")

@@ -6,15 +6,18 @@ answer to Page Up/Page Down (what presentation clickers send); opening a case st
 the start of its discussion once the chair has started the meeting.
 """
 
+import datetime as dt
+
 import streamlit as st
 
 from cupboard.errors import CupboardError
-from cupboard.guidance import assess_case
 from cupboard.permissions import may
 from cupboard.services import case_record, meeting_mode, queue
+from cupboard.services.case_record import CaseRecord, guidance_for
 from cupboard.services.context import ServiceContext
 from cupboard.services.meeting_mode import MeetingSession, clock, elapsed
 from cupboard.ui import case_panels as panels
+from cupboard.ui.cache import cached_read
 from cupboard.ui.guard import page_guard, show_error
 from cupboard.ui.text import escape_markdown as esc
 
@@ -22,6 +25,20 @@ ctx = page_guard("view_cases")
 # For the projector: no sidebar clutter (the arrow at the top left brings it back).
 st.set_page_config(initial_sidebar_state="collapsed")
 can_run = may(ctx.actor.role, "run_meeting")
+today = dt.date.today()
+
+
+# Cached until the next write anywhere (cupboard/ui/cache.py): turning to a case stamps
+# its discussion and recording a decision writes, so the screen then reads afresh.
+@cached_read()
+def load_session(ctx: ServiceContext, meeting_id: int, today: dt.date) -> MeetingSession:
+    return meeting_mode.meeting_session(ctx, meeting_id, today)
+
+
+@cached_read()
+def load_record(ctx: ServiceContext, case_id: int, today: dt.date) -> CaseRecord:
+    # No history on the projector: the timeline (and the audit trail) is not read.
+    return case_record.case_record(ctx, case_id, today, timeline=False)
 
 
 def _go(context: ServiceContext, session: MeetingSession, agenda_item_id: int) -> None:
@@ -70,14 +87,14 @@ def _timers(session: MeetingSession, agenda_item_id: int) -> None:
 raw_meeting = st.query_params.get("meeting_id", "")
 meeting_id = int(raw_meeting) if raw_meeting.isdigit() else None
 if meeting_id is None:
-    meeting_id = queue.next_meeting_id(queue.meetings(ctx))
+    meeting_id = queue.next_meeting_id(queue.meetings(ctx, from_date=today), today)
 if meeting_id is None:
     st.title("Meeting mode")
     st.info("No upcoming MDT meeting. Create one on the MDT queue.")
     st.page_link("pages/queue.py", label="MDT queue", icon=":material/view_list:")
     st.stop()
 try:
-    session = meeting_mode.meeting_session(ctx, meeting_id)
+    session = load_session(ctx, meeting_id, today)
 except CupboardError as error:
     st.title("Meeting mode")
     show_error(error)
@@ -96,8 +113,8 @@ if not session.cases:
 raw_item = st.query_params.get("item", "")
 index = session.index_of(int(raw_item) if raw_item.isdigit() else None)
 current = session.cases[index]
-record = case_record.case_record(ctx, current.case_id)
-guidance = assess_case(record.profile)
+record = load_record(ctx, current.case_id, today)
+guidance = guidance_for(record.profile)
 header = record.header
 running = session.started_at is not None and session.ended_at is None
 

@@ -6,10 +6,10 @@ cases on an agenda, take them off and order it.
 
 import datetime as dt
 
-import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
-from cupboard.errors import CupboardError
+from cupboard.errors import CupboardError, ValidationError
 from cupboard.knowledge.pathway import CASE_STATUS_CODES, CASE_STATUS_LABELS
 from cupboard.permissions import may
 from cupboard.services import queue
@@ -21,13 +21,74 @@ from cupboard.services.meetings import (
     move_agenda_item,
     remove_from_agenda,
 )
-from cupboard.services.queue import QueueFilter, QueueRow
+from cupboard.services.queue import MeetingOption, QueueFilter, QueuePage, QueueRow, StaffMember
+from cupboard.ui.cache import cached_read
 from cupboard.ui.case_panels import flash, show_flash
 from cupboard.ui.guard import page_guard, show_error
+from cupboard.ui.interop_widgets import queue_download_buttons
+from cupboard.ui.navigation import PAGES_DIR
 
 ctx = page_guard("view_cases")
 can_schedule = may(ctx.actor.role, "schedule_meeting")
 today = dt.date.today()
+# "Ready, not on a meeting": the longest waiting first, a page at a time.
+READY_PAGE = 15
+READY_LIMIT_KEY = "queue_ready_limit"
+st.session_state.setdefault(READY_LIMIT_KEY, READY_PAGE)
+
+
+# One read for the whole page, cached until the next write anywhere (cupboard/ui/cache.py):
+# every change this page makes (a meeting, an agenda item, its order) writes, so the
+# rerun after it reads afresh. One read, not one per part: each costs a version check
+# and a cache lookup.
+@cached_read()
+def load_queue(
+    ctx: ServiceContext,
+    chosen: int | None,
+    include: int | None,
+    filters: QueueFilter,
+    today: dt.date,
+    ready_limit: int,
+) -> tuple[
+    list[MeetingOption], list[StaffMember], list[StaffMember], int | None, list[QueueRow], QueuePage
+]:
+    """The meetings to choose from (``include``: a deep-linked one too), the staff for
+    the filters, the meeting shown (the ``chosen`` one, else the deep-linked one, else
+    the next), its agenda and the cases ready for a meeting, as filtered."""
+    options = queue.meetings(ctx, from_date=today, include=include)
+    ids = {m.id for m in options}
+    meeting_id = chosen if chosen in ids else include
+    if meeting_id not in ids:
+        meeting_id = queue.next_meeting_id(options, today)
+    navigators = queue.staff(ctx, ("navigator",))
+    oncologists = queue.staff(ctx, ("oncologist", "chair"))
+    if meeting_id is None:
+        return options, navigators, oncologists, None, [], QueuePage((), 0)
+    return (
+        options,
+        navigators,
+        oncologists,
+        meeting_id,
+        queue.meeting_queue(ctx, meeting_id, filters, today),
+        queue.ready_not_queued(ctx, filters, today=today, limit=ready_limit),
+    )
+
+
+def _filters_as_set() -> QueueFilter:
+    """The filters as their widgets hold them: a widget's value is in the session state
+    before the script draws it, so the page can read everything before drawing."""
+    state = st.session_state
+    filters = QueueFilter(
+        tuple(state.get("queue_status") or ()),
+        state.get("queue_navigator"),
+        state.get("queue_oncologist"),
+        state.get("queue_search") or None,
+    )
+    try:
+        filters.validated()
+    except ValidationError:
+        return QueueFilter()  # the filters are drawn first, then the refusal (below)
+    return filters
 
 
 def _select_meeting(meeting_id: int) -> None:
@@ -75,6 +136,12 @@ def _remove(context: ServiceContext, agenda_item_id: int, seen_version: int) -> 
         flash("queue", "success", "Case taken off the agenda.")
 
 
+def _show_more_ready() -> None:
+    st.session_state[READY_LIMIT_KEY] = min(
+        st.session_state[READY_LIMIT_KEY] + READY_PAGE, queue.MAX_READY
+    )
+
+
 def _move(context: ServiceContext, agenda_item_id: int, position: int) -> None:
     try:
         move_agenda_item(context, agenda_item_id, position)
@@ -82,28 +149,31 @@ def _move(context: ServiceContext, agenda_item_id: int, position: int) -> None:
         flash("queue", "error", str(error))
 
 
-def _frame(rows: list[QueueRow], *, agenda: bool) -> pd.DataFrame:
-    records = []
-    for r in rows:
-        record = {"#": r.position} if agenda else {}
-        record |= {
-            "Patient": r.pseudonym,
-            "Age": r.age,
-            "Sex": r.sex,
-            "Sites": ", ".join(site_label(s) for s in r.sites),
-            "Day": r.days_on_pathway,
-            "Workup": r.workup_label,
-            "Outstanding": ", ".join(r.outstanding_labels),
-            "Missing": len(r.missing_before_mdt),
-            "ECOG": r.ecog,
-            "Favourable": f"★ {r.favourable_label}" if r.favourable_label else "",
-            "Status": r.status_label,
-        }
-        if agenda:
-            record["Question"] = r.question or ""
-        record |= {"Navigator": r.navigator or "", "Oncologist": r.oncologist or ""}
-        records.append(record)
-    return pd.DataFrame(records)
+def _table(rows: list[QueueRow], *, agenda: bool) -> pa.Table:
+    """The rows as the table shows them. An Arrow table, built column by column: it is
+    what st.dataframe sends, so nothing is converted on the way (a pandas frame would
+    be, at several times the cost)."""
+    columns: dict[str, list[object]] = {"#": [r.position for r in rows]} if agenda else {}
+    columns |= {
+        "Patient": [r.pseudonym for r in rows],
+        "Age": [r.age for r in rows],
+        "Sex": [r.sex for r in rows],
+        "Sites": [", ".join(site_label(s) for s in r.sites) for r in rows],
+        "Day": [r.days_on_pathway for r in rows],
+        "Workup": [r.workup_label for r in rows],
+        "Outstanding": [", ".join(r.outstanding_labels) for r in rows],
+        "Missing": [len(r.missing_before_mdt) for r in rows],
+        "ECOG": pa.array([r.ecog for r in rows], type=pa.int64()),
+        "Favourable": [f"★ {r.favourable_label}" if r.favourable_label else "" for r in rows],
+        "Status": [r.status_label for r in rows],
+    }
+    if agenda:
+        columns["Question"] = [r.question or "" for r in rows]
+    columns |= {
+        "Navigator": [r.navigator or "" for r in rows],
+        "Oncologist": [r.oncologist or "" for r in rows],
+    }
+    return pa.table(columns)
 
 
 COLUMNS = {
@@ -133,11 +203,14 @@ COLUMNS = {
 
 def _case_links(rows: list[QueueRow], *, numbered: bool) -> None:
     """One link per case: opens the case workspace in this session (deep link)."""
+    # The page as st.navigation registers it: given a file name instead, st.page_link
+    # resolves the path on disk for every link, which costs more than the link itself.
+    case_page = st.Page(PAGES_DIR / "case.py", title="Case", url_path="case")
     with st.container(horizontal=True, gap="small"):
         st.caption("Open:", width="content")
         for r in rows:
             label = f"#{r.position} {r.pseudonym}" if numbered else r.pseudonym
-            st.page_link("pages/case.py", label=label, query_params={"case_id": str(r.case_id)})
+            st.page_link(case_page, label=label, query_params={"case_id": str(r.case_id)})
 
 
 st.title("MDT queue")
@@ -145,7 +218,15 @@ show_flash("queue")
 
 raw_meeting = st.query_params.get("meeting_id", "")
 deep_link = int(raw_meeting) if raw_meeting.isdigit() else None
-options = queue.meetings(ctx, include=deep_link)
+requested = _filters_as_set()
+ready_limit = st.session_state[READY_LIMIT_KEY]
+try:
+    options, navigators, oncologists, shown_id, rows, ready = load_queue(
+        ctx, st.session_state.get("queue_meeting"), deep_link, requested, today, ready_limit
+    )
+except CupboardError as error:
+    show_error(error)
+    st.stop()
 by_id = {m.id: m for m in options}
 
 top = st.columns([5, 2, 2], vertical_alignment="bottom")
@@ -164,10 +245,8 @@ if not options:
     st.info("No upcoming MDT meetings. A navigator or the chair can create one.")
     st.stop()
 
-if st.session_state.get("queue_meeting") not in by_id:
-    st.session_state["queue_meeting"] = (
-        deep_link if deep_link in by_id else queue.next_meeting_id(options, today)
-    )
+if st.session_state.get("queue_meeting") != shown_id:
+    st.session_state["queue_meeting"] = shown_id
 meeting_id = top[0].selectbox(
     "Meeting",
     list(by_id),
@@ -184,8 +263,6 @@ with top[1]:
         query_params={"meeting_id": str(meeting.id)},
     )
 
-navigators = queue.staff(ctx, ("navigator",))
-oncologists = queue.staff(ctx, ("oncologist", "chair"))
 filters_row = st.columns([3, 2, 2, 3])
 statuses = filters_row[0].multiselect(
     "Status",
@@ -207,16 +284,17 @@ oncologist = filters_row[2].selectbox(
     key="queue_oncologist",
 )
 search = filters_row[3].text_input(
-    "Search", key="queue_search", placeholder="Pseudonym, MRN or name"
+    "Search", key="queue_search", placeholder="Pseudonym, MRN or name", max_chars=queue.MAX_SEARCH
 )
 filters = QueueFilter(tuple(statuses), navigator, oncologist, search or None)
-
-try:
-    rows = queue.meeting_queue(ctx, meeting.id, filters, today)
-    ready = queue.ready_not_queued(ctx, filters, today=today)
-except CupboardError as error:
-    show_error(error)
-    st.stop()
+if (meeting.id, filters) != (shown_id, requested):
+    # The widgets hold other values than the read assumed (one dropped a stale choice,
+    # or a filter is refused): read what is on screen, and say why if it is refused.
+    try:
+        *_, rows, ready = load_queue(ctx, meeting.id, deep_link, filters, today, ready_limit)
+    except CupboardError as error:
+        show_error(error)
+        st.stop()
 
 metrics = st.columns(4)
 metrics[0].metric("On the agenda", len(rows))
@@ -226,10 +304,13 @@ metrics[3].metric("Ready, not on a meeting", ready.total)
 
 st.subheader(f"Agenda · {meeting.meeting_date:%a %d %b %Y}")
 if rows:
-    st.dataframe(_frame(rows, agenda=True), hide_index=True, column_config=COLUMNS, key="agenda")
+    st.dataframe(_table(rows, agenda=True), hide_index=True, column_config=COLUMNS, key="agenda")
     _case_links(rows, numbered=True)
 else:
     st.caption("No cases on this agenda" + (" match the filters." if filters.search else "."))
+if meeting.cases and may(ctx.actor.role, "export_data"):
+    with st.expander("Export this agenda", icon=":material/download:"):
+        queue_download_buttons(ctx, meeting.id)
 
 if can_schedule and rows:
     with st.container(border=True):
@@ -272,10 +353,16 @@ if can_schedule and rows:
 st.subheader(f"Ready for MDT, not on an upcoming meeting ({ready.total})")
 if ready.rows:
     st.dataframe(
-        _frame(list(ready.rows), agenda=False), hide_index=True, column_config=COLUMNS, key="ready"
+        _table(list(ready.rows), agenda=False), hide_index=True, column_config=COLUMNS, key="ready"
     )
     if ready.total > len(ready.rows):
-        st.caption(f"Showing the {len(ready.rows)} longest waiting; narrow with the filters.")
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            st.caption(
+                f"Showing the {len(ready.rows)} longest waiting; narrow with the filters.",
+                width="content",
+            )
+            if len(ready.rows) < queue.MAX_READY:
+                st.button("Show more", key="queue_ready_more", on_click=_show_more_ready)
     if can_schedule:
         ready_by_id = {r.case_id: r for r in ready.rows}
         cols = st.columns([3, 2, 5, 3], vertical_alignment="bottom")

@@ -36,6 +36,23 @@ def _ecog_hover(score: int) -> str:
     return f"ECOG {score}: {ECOG_GRADES.get(score, '')}"
 
 
+def _marker_lines(marks: Sequence[DatedLabel], colour: str, dash: str) -> list[dict[str, object]]:
+    """One vertical line per marker, the height of the ECOG panel (as ``add_vline``)."""
+    return [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "y domain",
+            "x0": day,
+            "x1": day,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": colour, "dash": dash, "width": 1.5},
+        }
+        for day, _ in marks
+    ]
+
+
 def ecog_figure(
     ecog: Sequence[tuple[dt.date, int]],
     *,
@@ -64,8 +81,11 @@ def ecog_figure(
             row_heights=[1 - small * len(panels), *([small] * len(panels))],
             vertical_spacing=0.05,
         )
+        top: dict[str, int] = {"row": 1, "col": 1}
     else:
-        fig = make_subplots(rows=1, cols=1)
+        # One panel: a plain figure (make_subplots builds a grid it would not need).
+        fig = go.Figure()
+        top = {}
 
     fig.add_trace(
         go.Scatter(
@@ -81,18 +101,17 @@ def ecog_figure(
             marker={"size": 11, "color": _ECOG_COLOUR},
             cliponaxis=False,
         ),
-        row=1,
-        col=1,
+        **top,
     )
     # Markers sit just above the best score so they never hide a point.
+    shapes: list[dict[str, object]] = []
     for marks, name, colour, symbol, dash in (
         (decisions, DECISION_TRACE, _DECISION_COLOUR, "diamond", "dash"),
         (treatment_starts, TREATMENT_TRACE, _TREATMENT_COLOUR, "triangle-up", "dot"),
     ):
         if not marks:
             continue
-        for day, _ in marks:
-            fig.add_vline(x=day, line={"color": colour, "dash": dash, "width": 1.5})
+        shapes += _marker_lines(marks, colour, dash)
         fig.add_trace(
             go.Scatter(
                 x=[d for d, _ in marks],
@@ -106,8 +125,7 @@ def ecog_figure(
                 hovertext=[f"{name}: {label}" for _, label in marks],
                 hoverinfo="x+text",
             ),
-            row=1,
-            col=1,
+            **top,
         )
     fig.update_yaxes(
         title_text="ECOG",
@@ -115,8 +133,7 @@ def ecog_figure(
         tickvals=list(range(6)),
         ticktext=[str(s) for s in range(6)],
         zeroline=False,
-        row=1,
-        col=1,
+        **top,
     )
     if weight:
         weight = sorted(weight)
@@ -134,7 +151,7 @@ def ecog_figure(
         fig.update_yaxes(title_text="kg", nticks=3, row=row_of["weight"], col=1)
     if ldh:
         ldh = sorted(ldh)
-        top = max([v for _, v in ldh] + [ldh_upper_limit or 0]) * 1.2
+        highest = max([v for _, v in ldh] + [ldh_upper_limit or 0]) * 1.2
         fig.add_trace(
             go.Scatter(
                 x=[d for d, _ in ldh],
@@ -146,13 +163,20 @@ def ecog_figure(
             row=row_of["ldh"],
             col=1,
         )
-        fig.update_yaxes(title_text="LDH", range=[0, top], nticks=3, row=row_of["ldh"], col=1)
+        fig.update_yaxes(title_text="LDH", range=[0, highest], nticks=3, row=row_of["ldh"], col=1)
         if ldh_upper_limit is not None:
-            fig.add_hline(
-                y=ldh_upper_limit,
-                line={"color": _LDH_COLOUR, "dash": "dash", "width": 1},
-                row=row_of["ldh"],
-                col=1,
+            axis = fig.layout[f"yaxis{row_of['ldh']}"]
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": f"{axis.anchor} domain",
+                    "yref": axis.anchor.replace("x", "y"),
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": ldh_upper_limit,
+                    "y1": ldh_upper_limit,
+                    "line": {"color": _LDH_COLOUR, "dash": "dash", "width": 1},
+                }
             )
     days = [d for series in (ecog, decisions, treatment_starts, weight, ldh) for d, _ in series]
     days += [until] if until else []
@@ -175,7 +199,10 @@ def ecog_figure(
             showarrow=False,
             font={"size": font_size + 4},
         )
+    # Every line in one layout update: one add_vline per marker re-validates the
+    # whole shapes list each time.
     fig.update_layout(
+        shapes=shapes,
         height=height,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         font={"size": font_size},

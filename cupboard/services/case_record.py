@@ -14,28 +14,36 @@ consistent snapshot; the smaller functions read one part each.
 - :func:`ecog_series` — ECOG observations (with weight), oldest first.
 - :func:`decisions` — every decision, superseded ones included, newest first.
 - :func:`timeline` — everything that happened to the case, newest first, built from
-  the domain rows and the audit trail.
+  the domain rows and the audit trail (``case_record(..., timeline=False)`` skips it).
 - :func:`case_profile` / :func:`case_profiles` — the :class:`~cupboard.guidance.CaseProfile`
   the guidance needs (batched for lists of cases).
+- :func:`guidance_for` / :func:`requirements_for` — the guidance and the required
+  workup of a profile, remembered per profile (a profile is an immutable value).
+
+Reads select the columns they show, not whole ORM rows: loading model instances costs
+several times more than the plain tuples these dataclasses are built from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, aliased
 
 from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError
 from cupboard.guidance import (
     CaseProfile,
+    Guidance,
     RequiredInvestigation,
+    assess_case,
     canonical_serum_name,
     workup_requirements,
 )
@@ -544,18 +552,50 @@ def _load_header(session: Session, case_id: int, today: dt.date) -> CaseHeader:
     )
 
 
-def _investigations(session: Session, case_ids: Sequence[int]) -> list[Investigation]:
+# Only the columns a read model shows: whole ORM rows cost far more to load (identity
+# map, change tracking) than the plain tuples the dataclasses below are built from.
+_INVESTIGATION_COLUMNS = (
+    Investigation.id,
+    Investigation.case_id,
+    Investigation.version,
+    Investigation.code,
+    Investigation.status,
+    Investigation.requested_on,
+    Investigation.booked_for,
+    Investigation.done_on,
+    Investigation.reported_on,
+    Investigation.result_text,
+    Investigation.responsible,
+    Investigation.reviewed_on,
+)
+
+
+def _investigations(session: Session, case_ids: Sequence[int]) -> list[Row[Any]]:
+    """Every investigation of the cases, with the columns the workup shows (rows read
+    like the model: ``row.code``, ``row.status``)."""
     return list(
-        session.scalars(
-            select(Investigation)
+        session.execute(
+            select(*_INVESTIGATION_COLUMNS)
             .where(Investigation.case_id.in_(case_ids))
             .order_by(Investigation.case_id, Investigation.id)
         )
     )
 
 
+def _workup_statuses(session: Session, case_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """Each case's investigation statuses by code (one per code), in creation order."""
+    statuses: dict[int, dict[str, str]] = defaultdict(dict)
+    for case_id, code, status in session.execute(
+        select(Investigation.case_id, Investigation.code, Investigation.status)
+        .where(Investigation.case_id.in_(case_ids))
+        .order_by(Investigation.case_id, Investigation.id)
+    ):
+        statuses[case_id][code] = status
+    return statuses
+
+
 def _workup_rows(
-    investigations: Iterable[Investigation], required: Sequence[RequiredInvestigation]
+    investigations: Iterable[Row[Any]], required: Sequence[RequiredInvestigation]
 ) -> tuple[WorkupRow, ...]:
     reasons = {r.code: r.reason for r in required}
     order = {item.code: n for n, item in enumerate(INVESTIGATIONS)}
@@ -590,35 +630,53 @@ def _workup_rows(
 def _load_findings(session: Session, case_ids: Sequence[int]) -> dict[int, Findings]:
     """Findings of several cases, each list newest first (four queries in all)."""
     pathology: dict[int, list[PathologyRow]] = defaultdict(list)
-    for r in session.scalars(
-        select(PathologyReport)
+    for case_id, *row in session.execute(
+        select(
+            PathologyReport.case_id,
+            PathologyReport.id,
+            PathologyReport.reported_on,
+            PathologyReport.histology,
+            PathologyReport.differentiation,
+            PathologyReport.biopsy_site,
+            PathologyReport.specimen_type,
+            PathologyReport.pathologist,
+            PathologyReport.comment,
+        )
         .where(PathologyReport.case_id.in_(case_ids))
         .order_by(PathologyReport.reported_on.desc(), PathologyReport.id.desc())
     ):
-        pathology[r.case_id].append(
-            PathologyRow(
-                r.id,
-                r.reported_on,
-                r.histology,
-                r.differentiation,
-                r.biopsy_site,
-                r.specimen_type,
-                r.pathologist,
-                r.comment,
-            )
-        )
+        pathology[case_id].append(PathologyRow(*row))
     ihc: dict[int, list[IhcRow]] = defaultdict(list)
-    for r in session.scalars(
-        select(IhcResult)
+    for case_id, *row in session.execute(
+        select(
+            IhcResult.case_id,
+            IhcResult.id,
+            IhcResult.marker,
+            IhcResult.result,
+            IhcResult.percentage,
+            IhcResult.reported_on,
+            IhcResult.pathology_report_id,
+        )
         .where(IhcResult.case_id.in_(case_ids))
         .order_by(IhcResult.reported_on.desc(), IhcResult.id.desc())
     ):
-        ihc[r.case_id].append(
-            IhcRow(r.id, r.marker, r.result, r.percentage, r.reported_on, r.pathology_report_id)
-        )
+        ihc[case_id].append(IhcRow(*row))
     molecular: dict[int, list[MolecularRow]] = defaultdict(list)
-    for r in session.scalars(
-        select(MolecularReport)
+    for r in session.execute(
+        select(
+            MolecularReport.case_id,
+            MolecularReport.id,
+            MolecularReport.reported_on,
+            MolecularReport.msi_status,
+            MolecularReport.mmr_status,
+            MolecularReport.tmb,
+            MolecularReport.pdl1_tps,
+            MolecularReport.pdl1_cps,
+            MolecularReport.alterations,
+            MolecularReport.tissue_of_origin_site,
+            MolecularReport.tissue_of_origin_confidence,
+            MolecularReport.lab,
+        )
         .where(MolecularReport.case_id.in_(case_ids))
         .order_by(MolecularReport.reported_on.desc(), MolecularReport.id.desc())
     ):
@@ -638,14 +696,20 @@ def _load_findings(session: Session, case_ids: Sequence[int]) -> dict[int, Findi
             )
         )
     serum: dict[int, list[SerumRow]] = defaultdict(list)
-    for r in session.scalars(
-        select(SerumMarkerResult)
+    for case_id, *row in session.execute(
+        select(
+            SerumMarkerResult.case_id,
+            SerumMarkerResult.id,
+            SerumMarkerResult.marker,
+            SerumMarkerResult.value,
+            SerumMarkerResult.unit,
+            SerumMarkerResult.upper_limit_normal,
+            SerumMarkerResult.measured_on,
+        )
         .where(SerumMarkerResult.case_id.in_(case_ids))
         .order_by(SerumMarkerResult.measured_on.desc(), SerumMarkerResult.id.desc())
     ):
-        serum[r.case_id].append(
-            SerumRow(r.id, r.marker, r.value, r.unit, r.upper_limit_normal, r.measured_on)
-        )
+        serum[case_id].append(SerumRow(*row))
     return {
         case_id: Findings(
             tuple(pathology[case_id]),
@@ -658,14 +722,46 @@ def _load_findings(session: Session, case_ids: Sequence[int]) -> dict[int, Findi
 
 
 def _load_ecog(session: Session, case_ids: Sequence[int]) -> dict[int, list[EcogPoint]]:
+    """Every ECOG observation of the cases, oldest first."""
     series: dict[int, list[EcogPoint]] = defaultdict(list)
-    for r in session.scalars(
-        select(EcogObservation)
+    for case_id, *row in session.execute(
+        select(
+            EcogObservation.case_id,
+            EcogObservation.id,
+            EcogObservation.observed_on,
+            EcogObservation.score,
+            EcogObservation.weight_kg,
+            EcogObservation.note,
+        )
         .where(EcogObservation.case_id.in_(case_ids))
         .order_by(EcogObservation.observed_on, EcogObservation.id)
     ):
-        series[r.case_id].append(EcogPoint(r.id, r.observed_on, r.score, r.weight_kg, r.note))
+        series[case_id].append(EcogPoint(*row))
     return series
+
+
+def latest_ecog(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[int, dt.date]]:
+    """The latest ECOG (score, date) per case, picked in SQL with a window function:
+    lists of cases need the latest score, not the whole history."""
+    ranked = (
+        select(
+            EcogObservation.case_id,
+            EcogObservation.score,
+            EcogObservation.observed_on,
+            func.row_number()
+            .over(
+                partition_by=EcogObservation.case_id,
+                order_by=(EcogObservation.observed_on.desc(), EcogObservation.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(EcogObservation.case_id.in_(case_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.case_id, ranked.c.score, ranked.c.observed_on).where(ranked.c.rank == 1)
+    )
+    return {case_id: (score, on) for case_id, score, on in rows}
 
 
 def _load_decisions(session: Session, case_id: int) -> tuple[DecisionRow, ...]:
@@ -800,14 +896,48 @@ def _requirements(profile: CaseProfile) -> tuple[RequiredInvestigation, ...]:
     )
 
 
+# A profile is an immutable value (hashable) and the guidance a pure function of it, so
+# an answer kept per profile never goes stale: a change to the case makes a new profile.
+# Pages ask again for the same cases on every rerun (the queue, for each of its rows).
+GUIDANCE_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=GUIDANCE_CACHE_SIZE)
+def requirements_for(profile: CaseProfile) -> tuple[RequiredInvestigation, ...]:
+    """The investigations this presentation requires, with why (remembered per profile)."""
+    return _requirements(profile)
+
+
+@functools.lru_cache(maxsize=GUIDANCE_CACHE_SIZE)
+def guidance_for(profile: CaseProfile) -> Guidance:
+    """:func:`cupboard.guidance.assess_case`, remembered per profile. The result is
+    shared by every caller: it is frozen, and must be treated as such."""
+    return assess_case(profile)
+
+
+@dataclass(frozen=True)
+class ProfileBatch:
+    """What a list of cases needs to know about each: the guidance's profile, the
+    investigation statuses by code and the latest ECOG (score, date)."""
+
+    profiles: dict[int, CaseProfile]
+    workup: dict[int, dict[str, str]]
+    latest_ecog: dict[int, tuple[int, dt.date]]
+
+
 def load_profiles(
-    session: Session, case_ids: Sequence[int], today: dt.date
-) -> tuple[dict[int, CaseProfile], dict[int, list[Investigation]], dict[int, Findings]]:
+    session: Session,
+    case_ids: Sequence[int],
+    today: dt.date,
+    *,
+    workup_statuses: dict[int, dict[str, str]] | None = None,
+) -> ProfileBatch:
     """Profiles of several cases with a fixed number of queries (no N+1), with the
-    investigations and findings they were built from. For read services that already
-    hold a session (the queue); pages call :func:`case_profiles`."""
+    statuses and latest ECOG they were built from. For read services that already hold
+    a session (the queue); pages call :func:`case_profiles`. ``workup_statuses``, when
+    the caller has read them already, saves reading them again."""
     if not case_ids:
-        return {}, {}, {}
+        return ProfileBatch({}, {}, {})
     basics = session.execute(
         select(
             Case.id,
@@ -820,14 +950,13 @@ def load_profiles(
         .join(Patient, Case.patient_id == Patient.id)
         .where(Case.id.in_(case_ids))
     ).all()
-    investigations: dict[int, list[Investigation]] = defaultdict(list)
-    for inv in _investigations(session, case_ids):
-        investigations[inv.case_id].append(inv)
+    if workup_statuses is None:
+        workup_statuses = _workup_statuses(session, case_ids)
     findings = _load_findings(session, case_ids)
-    ecog = _load_ecog(session, case_ids)
+    ecog = latest_ecog(session, case_ids)
     profiles = {}
     for case_id, sex, dob, sites, bone_pattern, lesions in basics:
-        series = ecog.get(case_id)
+        latest = ecog.get(case_id)
         profiles[case_id] = build_profile(
             sex=sex,
             age=age_on(dob, today),
@@ -835,10 +964,29 @@ def load_profiles(
             bone_pattern=bone_pattern,
             lesions=lesions,
             findings=findings[case_id],
-            ecog=series[-1].score if series else None,
-            workup_statuses={i.code: i.status for i in investigations[case_id]},
+            ecog=latest[0] if latest else None,
+            workup_statuses=workup_statuses.get(case_id, {}),
         )
-    return profiles, investigations, findings
+    return ProfileBatch(profiles, workup_statuses, ecog)
+
+
+def _profile_of(
+    header: CaseHeader,
+    findings: Findings,
+    series: Sequence[EcogPoint],
+    investigations: Iterable[Row[Any]],
+) -> CaseProfile:
+    """One case's profile from what :func:`case_record` has read anyway."""
+    return build_profile(
+        sex=header.sex,
+        age=header.age,
+        sites=header.metastatic_sites,
+        bone_pattern=header.bone_pattern,
+        lesions=header.lesion_count,
+        findings=findings,
+        ecog=series[-1].score if series else None,  # oldest first: the last is the latest
+        workup_statuses={i.code: i.status for i in investigations},
+    )
 
 
 # ---------------------------------------------------------------------------------
@@ -1047,33 +1195,34 @@ def _build_timeline(
 # Public functions
 
 
-def case_record(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> CaseRecord:
+def case_record(
+    ctx: ServiceContext, case_id: int, today: dt.date | None = None, *, timeline: bool = True
+) -> CaseRecord:
     """Everything about a case in one consistent read (the case page, meeting mode and
-    the before-clinic summary)."""
+    the before-clinic summary). ``timeline=False`` leaves the timeline empty and skips
+    the audit trail it is built from, for screens that do not show the history."""
     ctx.require("view_cases")
     today = today or dt.date.today()
     with unit_of_work(ctx.database_url) as session:
         header = _load_header(session, case_id, today)
-        profiles, investigations, findings = load_profiles(session, [case_id], today)
-        profile = profiles[case_id]
-        workup_rows = _workup_rows(investigations[case_id], _requirements(profile))
+        investigations = _investigations(session, [case_id])
+        found = _load_findings(session, [case_id])[case_id]
         series = tuple(_load_ecog(session, [case_id]).get(case_id, ()))
+        profile = _profile_of(header, found, series, investigations)
+        workup_rows = _workup_rows(investigations, requirements_for(profile))
         decision_rows = _load_decisions(session, case_id)
         agenda = _load_agenda(session, case_id)
-        events = _build_timeline(
-            session,
-            header,
-            workup_rows,
-            findings[case_id],
-            series,
-            decision_rows,
-            agenda,
-            today,
+        events = (
+            _build_timeline(
+                session, header, workup_rows, found, series, decision_rows, agenda, today
+            )
+            if timeline
+            else ()
         )
         return CaseRecord(
             header=header,
             workup=workup_rows,
-            findings=findings[case_id],
+            findings=found,
             ecog=series,
             decisions=decision_rows,
             agenda=agenda,
@@ -1103,22 +1252,37 @@ def case_profiles(
     unknown ids are simply absent from the result."""
     ctx.require("view_cases")
     with unit_of_work(ctx.database_url) as session:
-        profiles, _, _ = load_profiles(
-            session, list(dict.fromkeys(case_ids)), today or dt.date.today()
-        )
-        return profiles
+        batch = load_profiles(session, list(dict.fromkeys(case_ids)), today or dt.date.today())
+        return batch.profiles
 
 
-def workup(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> list[WorkupRow]:
+def workup(
+    ctx: ServiceContext,
+    case_id: int,
+    today: dt.date | None = None,
+    *,
+    profile: CaseProfile | None = None,
+) -> list[WorkupRow]:
     """Every investigation of the case in catalogue order, with whether it is required
-    for this presentation and missing before the MDT."""
+    for this presentation and missing before the MDT.
+
+    What is required depends on the presentation and the findings, not on the workup's
+    own statuses. A page that has read the case's ``profile`` already passes it: then
+    only the investigations are read (one query), which is what a workup edit changes.
+    """
     ctx.require("view_cases")
     today = today or dt.date.today()
     with unit_of_work(ctx.database_url) as session:
-        profiles, investigations, _ = load_profiles(session, [case_id], today)
-        if case_id not in profiles:
+        investigations = _investigations(session, [case_id])
+        if profile is None:
+            statuses = {case_id: {i.code: i.status for i in investigations}}
+            batch = load_profiles(session, [case_id], today, workup_statuses=statuses)
+            profile = batch.profiles.get(case_id)
+        elif not investigations and session.get(Case, case_id) is None:
+            profile = None
+        if profile is None:
             raise NotFoundError("case", case_id)
-        return list(_workup_rows(investigations[case_id], _requirements(profiles[case_id])))
+        return list(_workup_rows(investigations, requirements_for(profile)))
 
 
 def findings(ctx: ServiceContext, case_id: int) -> Findings:

@@ -2,36 +2,28 @@
 
 Only the page's rows are read. The rows come from one query over cases and patients
 (filtered and limited in SQL); the workup counts, the latest ECOG and the facts the
-guidance needs are then read for those case ids alone, in a fixed number of queries,
-whatever the size of the cohort.
+guidance needs are then read for those case ids alone, in a fixed number of queries
+(one per table, the columns needed only), whatever the size of the cohort. The
+guidance is computed once per distinct case profile (``case_record.guidance_for``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy import Row, Select, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError, ValidationError
-from cupboard.guidance import assess_case
 from cupboard.knowledge.investigations import INVESTIGATIONS_BY_CODE, MISSING_STATUSES
 from cupboard.knowledge.pathway import CASE_STATUS_CODES, CASE_STATUS_LABELS
-from cupboard.models import (
-    AgendaItem,
-    Case,
-    EcogObservation,
-    Investigation,
-    MdtMeeting,
-    Patient,
-    User,
-)
-from cupboard.services.case_record import load_profiles
+from cupboard.models import AgendaItem, Case, MdtMeeting, Patient, User
+from cupboard.services.case_record import guidance_for, load_profiles
 from cupboard.services.context import ServiceContext
 from cupboard.services.reading import age_on
 
@@ -39,6 +31,7 @@ from cupboard.services.reading import age_on
 # done (declined); "not indicated" does not count towards the workup at all.
 NOT_COUNTED = "not_indicated"
 MAX_SEARCH = 100
+MAX_READY = 500  # the most "ready, not queued" rows one read returns
 
 
 @dataclass(frozen=True)
@@ -149,19 +142,26 @@ def meetings(
         .subquery()
     )
     query = (
-        select(MdtMeeting, User.display_name, func.coalesce(counts.c.cases, 0))
+        select(
+            MdtMeeting.id,
+            MdtMeeting.version,
+            MdtMeeting.meeting_date,
+            MdtMeeting.title,
+            User.display_name,
+            func.coalesce(counts.c.cases, 0),
+        )
         .outerjoin(counts, counts.c.meeting_id == MdtMeeting.id)
         .outerjoin(User, MdtMeeting.chair_id == User.id)
         .order_by(MdtMeeting.meeting_date, MdtMeeting.id)
     )
     with unit_of_work(ctx.database_url) as session:
         rows = list(session.execute(query.where(MdtMeeting.meeting_date >= from_date).limit(limit)))
-        if include is not None and all(m.id != include for m, _, _ in rows):
+        if include is not None and all(row[0] != include for row in rows):
             rows += list(session.execute(query.where(MdtMeeting.id == include)))
-            rows.sort(key=lambda r: (r[0].meeting_date, r[0].id))
+            rows.sort(key=lambda row: (row[2], row[0]))
         return [
-            MeetingOption(m.id, m.version, m.meeting_date, m.title, chair, int(n))
-            for m, chair, n in rows
+            MeetingOption(meeting_id, version, day, title, chair, int(n))
+            for meeting_id, version, day, title, chair, n in rows
         ]
 
 
@@ -225,60 +225,27 @@ def _base_query(filters: QueueFilter) -> Select:  # type: ignore[type-arg]
     return query
 
 
-def _workup_counts(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """(done, total) per case, counted in SQL."""
-    counted = Investigation.status != NOT_COUNTED
-    outstanding = Investigation.status.in_(MISSING_STATUSES)
-    rows = session.execute(
-        select(
-            Investigation.case_id,
-            func.sum(case((counted & ~outstanding, 1), else_=0)),
-            func.sum(case((counted, 1), else_=0)),
-        )
-        .where(Investigation.case_id.in_(case_ids))
-        .group_by(Investigation.case_id)
-    )
-    return {case_id: (int(done or 0), int(total or 0)) for case_id, done, total in rows}
-
-
-def _latest_ecog(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[int, dt.date]]:
-    """The latest ECOG per case, picked in SQL with a window function."""
-    ranked = (
-        select(
-            EcogObservation.case_id,
-            EcogObservation.score,
-            EcogObservation.observed_on,
-            func.row_number()
-            .over(
-                partition_by=EcogObservation.case_id,
-                order_by=(EcogObservation.observed_on.desc(), EcogObservation.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(EcogObservation.case_id.in_(case_ids))
-        .subquery()
-    )
-    rows = session.execute(
-        select(ranked.c.case_id, ranked.c.score, ranked.c.observed_on).where(ranked.c.rank == 1)
-    )
-    return {case_id: (score, on) for case_id, score, on in rows}
+def _workup_summary(statuses: dict[str, str]) -> tuple[int, int, tuple[str, ...]]:
+    """(done, total, outstanding codes) of one case's investigation statuses: total is
+    every investigation not marked "not indicated", done those finished with (done,
+    reported) or declined, outstanding those still to request, requested or booked."""
+    counted = [(code, s) for code, s in statuses.items() if s != NOT_COUNTED]
+    outstanding = tuple(code for code, s in counted if s in MISSING_STATUSES)
+    return len(counted) - len(outstanding), len(counted), outstanding
 
 
 def _rows(
     session: Session,
     base: Sequence[tuple],  # type: ignore[type-arg]
-    agenda: dict[int, AgendaItem],
+    agenda: dict[int, Row[Any]],  # case id -> its agenda item (id, version, position, question)
     today: dt.date,
 ) -> tuple[QueueRow, ...]:
     case_ids = [r[0] for r in base]
     if not case_ids:
         return ()
-    counts = _workup_counts(session, case_ids)
-    ecog = _latest_ecog(session, case_ids)
-    profiles, investigations, _ = load_profiles(session, case_ids, today)
-    outstanding: dict[int, list[str]] = defaultdict(list)
-    for case_id, rows in investigations.items():
-        outstanding[case_id] = [i.code for i in rows if i.status in MISSING_STATUSES]
+    # One read of each table for every row: the statuses give the workup counts and
+    # the guidance's profile alike; the latest ECOG is picked in SQL.
+    batch = load_profiles(session, case_ids, today)
     result = []
     for (
         case_id,
@@ -292,10 +259,10 @@ def _rows(
         navigator,
         oncologist,
     ) in base:
-        guidance = assess_case(profiles[case_id])
+        guidance = guidance_for(batch.profiles[case_id])
         subtype = guidance.favourable_subtype
-        done, total = counts.get(case_id, (0, 0))
-        latest = ecog.get(case_id)
+        done, total, outstanding = _workup_summary(batch.workup.get(case_id, {}))
+        latest = batch.latest_ecog.get(case_id)
         item = agenda.get(case_id)
         result.append(
             QueueRow(
@@ -311,7 +278,7 @@ def _rows(
                 oncologist=oncologist,
                 workup_done=done,
                 workup_total=total,
-                outstanding=tuple(outstanding[case_id]),
+                outstanding=outstanding,
                 ecog=latest[0] if latest else None,
                 ecog_on=latest[1] if latest else None,
                 favourable_subtype=subtype.code if subtype else None,
@@ -337,12 +304,18 @@ def meeting_queue(
     filters = filters.validated()
     today = today or dt.date.today()
     with unit_of_work(ctx.database_url) as session:
-        if session.get(MdtMeeting, meeting_id) is None:
+        if session.scalar(select(MdtMeeting.id).where(MdtMeeting.id == meeting_id)) is None:
             raise NotFoundError("meeting", meeting_id)
         items = {
             item.case_id: item
-            for item in session.scalars(
-                select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
+            for item in session.execute(
+                select(
+                    AgendaItem.case_id,
+                    AgendaItem.id,
+                    AgendaItem.version,
+                    AgendaItem.position,
+                    AgendaItem.question,
+                ).where(AgendaItem.meeting_id == meeting_id)
             )
         }
         query = (
@@ -369,8 +342,8 @@ def ready_not_queued(
     """
     ctx.require("view_cases")
     filters = filters.validated()
-    if not 1 <= limit <= 500:
-        raise ValidationError("limit", "must be between 1 and 500")
+    if not 1 <= limit <= MAX_READY:
+        raise ValidationError("limit", f"must be between 1 and {MAX_READY}")
     today = today or dt.date.today()
     on_upcoming_meeting = exists(
         select(AgendaItem.id)

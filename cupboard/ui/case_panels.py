@@ -17,12 +17,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from cupboard.charts.ecog import ecog_figure
 from cupboard.errors import CupboardError, ValidationError
-from cupboard.guidance import Guidance, decision_warnings
+from cupboard.guidance import CaseProfile, Guidance, decision_warnings
 from cupboard.knowledge.decisions import (
     DECISION_CODES,
     DECISION_KINDS_BY_CODE,
@@ -218,23 +220,30 @@ def _before_mdt(row: WorkupRow) -> str:
     return ""
 
 
+def _text_column(values: list[str]) -> Any:
+    # pandas' own string dtype: Arrow-backed, so the editor sends it without
+    # inspecting each Python object (no cell is None here: empty text is "").
+    return pd.array(values, dtype="str")
+
+
 def workup_frame(rows: Sequence[WorkupRow]) -> pd.DataFrame:
     """The workup as the editor shows it, one row per investigation."""
     return pd.DataFrame(
         {
-            "Investigation": pd.Series([r.label for r in rows], dtype="object"),
-            "Before MDT": pd.Series([_before_mdt(r) for r in rows], dtype="object"),
-            "Status": pd.Series([r.status for r in rows], dtype="object"),
-            # datetime64 so that an empty date shows empty (NaT), not "None".
+            "Investigation": _text_column([r.label for r in rows]),
+            "Before MDT": _text_column([_before_mdt(r) for r in rows]),
+            "Status": _text_column([r.status for r in rows]),
+            # datetime64 so that an empty date shows empty (NaT), not "None"; numpy
+            # converts the dates directly (pd.to_datetime per column costs far more).
             **{
-                column: pd.to_datetime(pd.Series([getattr(r, field) for r in rows], dtype="object"))
+                column: np.array([getattr(r, field) for r in rows], dtype="datetime64[s]")
                 for column, field in _WORKUP_DATES.items()
             },
             **{
-                column: pd.Series([getattr(r, field) or "" for r in rows], dtype="object")
+                column: _text_column([getattr(r, field) or "" for r in rows])
                 for column, field in _WORKUP_TEXTS.items()
             },
-            "Why required": pd.Series([r.required_reason or "" for r in rows], dtype="object"),
+            "Why required": _text_column([r.required_reason or "" for r in rows]),
         }
     )
 
@@ -334,10 +343,15 @@ def workup_gaps(rows: Sequence[WorkupRow], *, compact: bool = False) -> None:
 
 
 @st.fragment
-def workup_panel(ctx: ServiceContext, case_id: int) -> None:
+def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None = None) -> None:
     """Every investigation that applies, with status, dates and result. A navigator
-    edits cells and saves; only this section reruns."""
-    rows = case_record.workup(ctx, case_id)
+    edits cells and saves; only this section reruns.
+
+    ``profile``: the case's profile as the page read it. What is required before the
+    MDT follows from it (the presentation and findings, which the workup does not
+    change), so a rerun of this section reads the investigations alone.
+    """
+    rows = case_record.workup(ctx, case_id, profile=profile)
     show_flash(f"workup_{case_id}")
     workup_gaps(rows)
     editable = may(ctx.actor.role, "update_investigation")
@@ -874,23 +888,53 @@ def guidance_panel(
 # Performance status
 
 
+# A figure per distinct input, shared by every session (st.cache_resource: a copy out
+# of st.cache_data would be unpickled, which validates the whole figure again). Streamlit
+# only reads the figure (st.plotly_chart serialises a copy), and so does this module.
+ECOG_FIGURES = 128
+
+
+@st.cache_resource(max_entries=ECOG_FIGURES, show_spinner=False)
+def _ecog_figure(
+    ecog: tuple[tuple[dt.date, int], ...],
+    decisions: tuple[tuple[dt.date, str], ...],
+    treatment_starts: tuple[tuple[dt.date, str], ...],
+    weight: tuple[tuple[dt.date, float], ...],
+    ldh: tuple[tuple[dt.date, float], ...],
+    ldh_upper_limit: float | None,
+    until: dt.date,
+    height: int,
+    font_size: int,
+) -> go.Figure:
+    return ecog_figure(
+        ecog,
+        decisions=decisions,
+        treatment_starts=treatment_starts,
+        weight=weight,
+        ldh=ldh,
+        ldh_upper_limit=ldh_upper_limit,
+        until=until,
+        height=height,
+        font_size=font_size,
+    )
+
+
 def ecog_chart(record: CaseRecord, *, height: int = 360, font_size: int = 14) -> None:
-    """ECOG over time with decisions and treatment starts; weight and LDH if recorded."""
+    """ECOG over time with decisions and treatment starts; weight and LDH if recorded.
+    The figure is built once per distinct content (plain tuples in, see ``_ecog_figure``)."""
     current = record.current_decisions
     ldh = [s for s in record.findings.serum if s.marker == "LDH"]
     upper = next((s.upper_limit_normal for s in ldh if s.upper_limit_normal is not None), None)
-    figure = ecog_figure(
-        [(p.observed_on, p.score) for p in record.ecog],
-        until=dt.date.today(),
-        decisions=[(d.decided_on, d.label) for d in current],
-        treatment_starts=[
-            (d.treatment_started_on, d.label) for d in current if d.treatment_started_on
-        ],
-        weight=[(p.observed_on, p.weight_kg) for p in record.ecog if p.weight_kg is not None],
-        ldh=[(s.measured_on, s.value) for s in ldh],
-        ldh_upper_limit=upper,
-        height=height,
-        font_size=font_size,
+    figure = _ecog_figure(
+        tuple((p.observed_on, p.score) for p in record.ecog),
+        tuple((d.decided_on, d.label) for d in current),
+        tuple((d.treatment_started_on, d.label) for d in current if d.treatment_started_on),
+        tuple((p.observed_on, p.weight_kg) for p in record.ecog if p.weight_kg is not None),
+        tuple((s.measured_on, s.value) for s in ldh),
+        upper,
+        dt.date.today(),
+        height,
+        font_size,
     )
     st.plotly_chart(
         figure, key=f"ecog_chart_{record.header.case_id}", config={"displaylogo": False}

@@ -97,3 +97,37 @@ def test_size_and_font_are_the_callers() -> None:
     figure = ecog_figure([(_day(0), 1)], height=300, font_size=18)
     assert figure.layout.height == 300
     assert figure.layout.font.size == 18
+
+
+def test_markers_are_drawn_as_lines_over_the_ecog_panel_alone() -> None:
+    marks = {"decisions": [(_day(10), "Best supportive care")]}
+    figure = ecog_figure([(_day(0), 1)], treatment_starts=[(_day(12), "Chemo")], **marks)
+    assert [(s.type, s.yref, s.y0, s.y1) for s in figure.layout.shapes] == [
+        ("line", "y domain", 0, 1),
+        ("line", "y domain", 0, 1),
+    ]
+    # With weight and LDH panels underneath, the lines still mark the ECOG panel only,
+    # and the LDH panel keeps its upper limit of normal.
+    panels = ecog_figure(
+        [(_day(0), 1)],
+        weight=[(_day(0), 70.0)],
+        ldh=[(_day(0), 300.0)],
+        ldh_upper_limit=250.0,
+        **marks,
+    )
+    lines = [s for s in panels.layout.shapes if s.x0 == s.x1]
+    assert [(_as_date(s.x0), s.xref, s.yref) for s in lines] == [(_day(10), "x", "y domain")]
+    assert [(s.xref, s.yref, s.y0) for s in panels.layout.shapes if s.y0 == s.y1] == [
+        ("x3 domain", "y3", 250.0)
+    ]
+
+
+def test_a_single_panel_is_a_plain_figure_and_panels_share_the_time_axis() -> None:
+    only = ecog_figure([(_day(0), 1), (_day(5), 2)], decisions=[(_day(3), "Trial")])
+    layout = only.to_plotly_json()["layout"]
+    assert sorted(k for k in layout if "axis" in k) == ["xaxis", "yaxis"]  # no subplot grid
+    assert {t.yaxis for t in only.data} <= {None, "y"}
+    assert layout["yaxis"]["range"] == [5.8, -0.8]  # still reversed, 0 at the top
+    panels = ecog_figure([(_day(0), 1)], weight=[(_day(0), 70.0)])
+    assert _trace(panels, WEIGHT_TRACE).yaxis == "y2"
+    assert panels.layout.xaxis.matches == "x2"  # one time axis for both panels

@@ -23,9 +23,12 @@ from cupboard.models import (
     MdtMeeting,
     Patient,
 )
+from cupboard.services import case_record
 from cupboard.services.cases import update_case
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, record_decision
+from cupboard.services.findings import IhcEntry, add_ihc_results
+from cupboard.services.performance import record_ecog
 from cupboard.services.workup import update_investigation
 from cupboard.ui.text import escape_markdown
 from db.demo_cohort import seed_demo_cohort
@@ -81,6 +84,16 @@ def _successes(app: Any) -> list[str]:
     return [s.value for s in app.success]
 
 
+TABS = ["Workup", "Findings & guidance", "Performance status", "Decision", "History"]
+COLUMNS = ("Investigation", "Before MDT")  # of the workup editor: what is marked required
+
+
+def _open_tab(app: Any, case_id: int, label: str) -> Any:
+    """Switch tabs as the browser does: the tabs' state changes and the page reruns."""
+    app.session_state[f"case_tabs_{case_id}"] = label
+    return app.run()
+
+
 def test_the_case_page_renders_every_section_on_the_demo_cohort(
     seeded: str, open_page: Callable[..., Any]
 ) -> None:
@@ -88,23 +101,56 @@ def test_the_case_page_renders_every_section_on_the_demo_cohort(
     app = open_page("pages/case.py", role="oncologist", query={"case_id": str(case_id)})
     _no_errors(app)
     assert [t.value for t in app.title] == [f"Case {pseudonym}"]
-    assert [t.label for t in app.tabs] == [
-        "Workup",
-        "Findings & guidance",
-        "Performance status",
-        "Decision",
-        "History",
-    ]
-    subheaders = [s.value for s in app.subheader]
-    assert {"Findings", "Guidance", "Record the MDT decision", "Decisions so far"} <= set(
-        subheaders
-    )
+    assert [t.label for t in app.tabs] == TABS
+    # Only the open tab runs: the workup (the first tab) and nothing of the others.
+    assert [e.key for e in app.data_editor] == [f"workup_editor_{case_id}_0_0"]
+    assert app.subheader.len == 0 and app.table.len == 0
+    assert len(app.get("plotly_chart")) == 0
+
+    _open_tab(app, case_id, "Findings & guidance")
+    _no_errors(app)
+    assert [s.value for s in app.subheader] == ["Findings", "Guidance"]
+    assert not any(str(e.key).startswith("workup_") for e in app.data_editor)  # not run now
+
+    _open_tab(app, case_id, "Performance status")
+    _no_errors(app)
+    assert len(app.get("plotly_chart")) == 1
+    assert app.subheader.len == 0
+
+    _open_tab(app, case_id, "Decision")
+    _no_errors(app)
+    assert [s.value for s in app.subheader] == ["Record the MDT decision", "Decisions so far"]
+
+    _open_tab(app, case_id, "History")
+    _no_errors(app)
     history = app.table[-1].value
     assert list(history.columns) == ["Date", "Time", "Kind", "What", "Detail", "By"]
     assert "Referral received" in set(history["What"])
     # ISO dates sort as text; escaped for the markdown cells of st.table.
     dates = [d.replace("\\-", "-") for d in history["Date"]]
     assert dates == sorted(dates, reverse=True)
+
+
+def test_the_header_links_the_summary_and_offers_the_fhir_export(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    case_id, _ = _queued_case(seeded)
+    app = open_page("pages/case.py", role="navigator", query={"case_id": str(case_id)})
+    _no_errors(app)
+    links = {(link.proto.page, link.proto.query_string) for link in app.get("page_link")}
+    assert any(page.endswith("summary") or page.endswith("summary.py") for page, _ in links), links
+    assert any(query == f"case_id={case_id}" for page, query in links if "summary" in page)
+    assert [b.label for b in app.get("download_button")] == ["Download FHIR bundle (JSON)"]
+    assert [e.label for e in app.expander if e.label == "Export"] == ["Export"]
+    # Rendering the button exports nothing: the bundle is built on the click alone.
+    with unit_of_work(seeded) as session:
+        exports = session.scalar(select(func.count()).where(AuditEvent.action == "export"))
+    assert exports == 0
+
+    viewer = open_page("pages/case.py", role="viewer", query={"case_id": str(case_id)})
+    _no_errors(viewer)
+    assert len(viewer.get("download_button")) == 0
+    assert "Export" not in [e.label for e in viewer.expander]
 
 
 def test_an_unknown_or_missing_case_id_is_said_plainly(open_page: Callable[..., Any]) -> None:
@@ -234,6 +280,7 @@ def test_a_pathologist_adds_an_ihc_result_and_a_wrong_one_is_refused(
     case_id, _ = _queued_case(seeded)
     before = _count(seeded, IhcResult, case_id)
     app = open_page("pages/case.py", role="pathologist", query={"case_id": str(case_id)})
+    _open_tab(app, case_id, "Findings & guidance")
     app.selectbox(key=f"ihc_{case_id}_0_marker").set_value("TTF-1")
     app.segmented_control(key=f"ihc_{case_id}_0_result").set_value("positive")
     app.number_input(key=f"ihc_{case_id}_0_percentage").set_value(150.0)
@@ -267,6 +314,7 @@ def test_a_histopathology_report_is_saved_with_its_ihc_panel(
 ) -> None:
     case_id = make_case()
     app = open_page("pages/case.py", role="pathologist", query={"case_id": str(case_id)})
+    _open_tab(app, case_id, "Findings & guidance")
     key = f"pathology_{case_id}_0"
     app.selectbox(key=f"{key}_histology").set_value("adenocarcinoma")
     app.selectbox(key=f"{key}_site").set_value("liver")
@@ -301,6 +349,7 @@ def test_an_oncologist_records_ecog(seeded: str, open_page: Callable[..., Any]) 
     case_id, _ = _queued_case(seeded)
     before = _count(seeded, EcogObservation, case_id)
     app = open_page("pages/case.py", role="oncologist", query={"case_id": str(case_id)})
+    _open_tab(app, case_id, "Performance status")
     app.segmented_control(key=f"ecog_{case_id}_0_score").set_value(3)
     app.number_input(key=f"ecog_{case_id}_0_weight").set_value(64.5)
     _submit(app, "Record ECOG")
@@ -334,6 +383,7 @@ def test_the_chair_records_a_decision_with_the_latest_ecog(
         )
         chair_id = session.scalar(select(MdtMeeting.chair_id).where(MdtMeeting.id == meeting_id))
     app = open_page("pages/case.py", role="chair", query={"case_id": str(case_id)})
+    _open_tab(app, case_id, "Decision")
     app.selectbox(key=f"case_{case_id}_code").set_value("best_supportive_care").run()
     form_key = f"case_{case_id}_form_best_supportive_care_0"
     assert app.selectbox(key=f"{form_key}_ecog").value == latest_ecog  # prefilled
@@ -354,6 +404,7 @@ def test_the_chair_records_a_decision_with_the_latest_ecog(
     assert status == "decision_recorded"
     assert [e.actor_username for e in _audit(seeded, "decision", action="create")] == ["test-chair"]
     assert escape_markdown("Decision recorded: Best supportive care.") in _successes(app)
+    _open_tab(app, case_id, "History")
     assert escape_markdown("MDT decision: Best supportive care") in set(app.table[-1].value["What"])
 
 
@@ -365,6 +416,7 @@ def test_a_decision_without_its_detail_is_refused_and_warnings_show_before_savin
 ) -> None:
     case_id = make_case()
     app = open_page("pages/case.py", role="oncologist", query={"case_id": str(case_id)})
+    _open_tab(app, case_id, "Decision")
     app.selectbox(key=f"case_{case_id}_code").set_value("site_specific").run()
     warnings = " ".join(w.value for w in app.warning)
     assert "outside a favourable subtype" in warnings  # decision_warnings, before saving
@@ -402,6 +454,7 @@ def test_an_amendment_is_a_new_version_and_the_original_stays_visible(
         ),
     )
     app = open_page("pages/case.py", role="chair", query={"case_id": str(case_id)})
+    _open_tab(app, case_id, "Decision")
     key = f"case_{case_id}_amend_{first}"
     form_key = f"{key}_form_further_workup_0"
     assert app.text_area(key=f"{form_key}_detail").value == "PET-CT"
@@ -465,8 +518,55 @@ def test_a_viewer_reads_the_case_but_gets_no_forms(
 ) -> None:
     case_id, _ = _queued_case(seeded)
     app = open_page("pages/case.py", role="viewer", query={"case_id": str(case_id)})
+    captions = []
+    for tab in TABS:
+        _open_tab(app, case_id, tab)
+        _no_errors(app)
+        assert len(app.data_editor) == 0, tab
+        labels = {b.label for b in app.button}
+        assert not labels & {"Record decision", "Record ECOG", "Save IHC result", "Save status"}
+        captions += [c.value for c in app.caption]
+    assert "Oncologists and the MDT chair record decisions." in captions
+
+
+def test_a_write_by_someone_else_shows_at_the_next_rerun(
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+    open_page: Callable[..., Any],
+) -> None:
+    """The case is cached between reruns; any write invalidates it."""
+    case_id = make_case()
+    app = open_page("pages/case.py", role="navigator", query={"case_id": str(case_id)})
+    latest = next(m for m in app.metric if m.label == "Latest ECOG")
+    assert latest.value == "—"
+    record_ecog(contexts["oncologist"], case_id, score=2, observed_on=TODAY)
+    app.run()
     _no_errors(app)
-    assert len(app.data_editor) == 0
-    labels = {b.label for b in app.button}
-    assert not labels & {"Record decision", "Record ECOG", "Save IHC result", "Save status"}
-    assert "Oncologists and the MDT chair record decisions." in [c.value for c in app.caption]
+    assert next(m for m in app.metric if m.label == "Latest ECOG").value == "2"
+    update_case(contexts["oncologist"], case_id, 1, {"status": "workup_in_progress"})
+    app.run()
+    _no_errors(app)
+    # The status control now offers the new version (a save would not conflict).
+    assert app.selectbox(key=f"case_{case_id}_status_2").value == "workup_in_progress"
+
+
+def test_the_workup_marks_what_the_case_now_requires(
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+    open_page: Callable[..., Any],
+) -> None:
+    """The workup section reads only the investigations when it reruns on its own;
+    what is required comes with the case the page read, and follows a new finding."""
+    case_id = make_case(sex="male", sites=("bone",))
+    app = open_page("pages/case.py", role="navigator", query={"case_id": str(case_id)})
+    key = f"workup_editor_{case_id}_0_0"
+    marks = dict(zip(*(app.data_editor(key=key).value[c] for c in COLUMNS), strict=True))
+    assert marks["Serum PSA"] == "⚠ missing"  # a man with bone metastases
+    assert "Colonoscopy" not in marks  # not indicated, not required
+    add_ihc_results(contexts["pathologist"], case_id, [IhcEntry("CDX2", "positive")], TODAY)
+    app.run()
+    _no_errors(app)
+    marks = dict(zip(*(app.data_editor(key=key).value[c] for c in COLUMNS), strict=True))
+    assert marks["Colonoscopy"] == "✓ required"  # CDX2+ points to the colon
+    required = {r.label for r in case_record.workup(contexts["navigator"], case_id) if r.required}
+    assert {label for label, mark in marks.items() if mark} == required

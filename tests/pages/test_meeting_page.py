@@ -4,6 +4,7 @@ de-identified mode shows no name, MRN, birth date or phone anywhere on the page.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -253,3 +254,44 @@ def test_meeting_mode_renders_every_case_of_the_demo_agenda(
     assert "Record decision" not in {b.label for b in app.button}
     assert "meeting_start" not in {b.key for b in app.button}
     assert "Oncologists and the MDT chair record decisions." in [c.value for c in app.caption]
+
+
+def test_the_ecog_chart_is_built_once_and_again_after_a_new_observation(
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+    open_page: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cupboard.ui import case_panels
+
+    built: list[tuple[Any, ...]] = []
+    build = case_panels.ecog_figure
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(case_panels, "ecog_figure", counting)
+    case_panels._ecog_figure.clear()  # figures other tests left in the shared cache
+    navigator, oncologist = contexts["navigator"], contexts["oncologist"]
+    case_id = make_case()
+    record_ecog(oncologist, case_id, score=1, observed_on=TODAY - dt.timedelta(days=7))
+    meeting = create_meeting(navigator, meeting_date=TODAY)
+    add_to_agenda(navigator, meeting, case_id)
+
+    app = open_page("pages/meeting.py", role="chair", query={"meeting_id": str(meeting)})
+    _no_errors(app)
+    app.run()
+    app.run()
+    assert len(built) == 1  # reruns reuse the figure
+
+    def plotted(app: Any) -> list[int]:
+        spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+        return next(t["y"] for t in spec["data"] if t["name"] == "ECOG")
+
+    assert plotted(app) == [1]
+    record_ecog(oncologist, case_id, score=3, observed_on=TODAY)
+    app.run()
+    _no_errors(app)
+    assert len(built) == 2
+    assert plotted(app) == [1, 3]

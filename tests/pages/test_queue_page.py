@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from cupboard.db import unit_of_work
+from cupboard.db import get_engine, unit_of_work
 from cupboard.models import AgendaItem, AuditEvent, Case, MdtMeeting, Patient
+from cupboard.services import case_record, queue
+from cupboard.services.cases import update_case
+from cupboard.services.context import ServiceContext
+from cupboard.services.meetings import add_to_agenda, create_meeting
 from db.demo_cohort import seed_demo_cohort
 
 TODAY = dt.date.today()
@@ -202,3 +207,83 @@ def test_a_viewer_sees_the_queue_but_cannot_change_it(
     assert len(_tables(app)["agenda"]) > 0
     keys = {b.key for b in app.button}
     assert not keys & {"queue_add", "queue_remove", "queue_up", "queue_down", "new_meeting"}
+
+
+@contextmanager
+def _statements(url: str) -> Iterator[list[str]]:
+    """Every SQL statement sent through SQLAlchemy while the block runs."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    engine = get_engine(url)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_rerun_reads_the_cache_until_anyone_writes(
+    seeded: str, open_page: Callable[..., Any], contexts: dict[str, ServiceContext]
+) -> None:
+    app = open_page("pages/queue.py", role="navigator")
+    app.run()  # the session has settled on its meeting (the first run chose the next one)
+    meeting_id = _next_meeting(seeded)
+    before = list(_tables(app)["agenda"]["Patient"])
+    with _statements(seeded) as sent:
+        app.run()
+    _no_errors(app)
+    assert not [s for s in sent if "investigations" in s]  # nothing recomputed
+    assert list(_tables(app)["agenda"]["Patient"]) == before
+
+    # Someone else, in another session, puts a waiting case on the agenda.
+    waiting = queue.ready_not_queued(contexts["chair"]).rows[0]
+    add_to_agenda(contexts["chair"], meeting_id, waiting.case_id)
+    with _statements(seeded) as sent:
+        app.run()
+    _no_errors(app)
+    assert [s for s in sent if "investigations" in s]  # read afresh
+    assert list(_tables(app)["agenda"]["Patient"]) == [*before, waiting.pseudonym]
+
+
+def test_ready_cases_show_a_page_at_a_time_and_more_on_request(
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+    open_page: Callable[..., Any],
+) -> None:
+    navigator = contexts["navigator"]
+    create_meeting(navigator, meeting_date=TODAY + dt.timedelta(days=7))
+    waiting = []
+    for n in range(17):
+        case_id = make_case(referral_date=TODAY - dt.timedelta(days=40 - n))
+        version = case_record.case_header(navigator, case_id).version
+        update_case(navigator, case_id, version, {"status": "ready_for_mdt"})
+        waiting.append(case_id)
+    app = open_page("pages/queue.py", role="navigator")
+    _no_errors(app)
+    assert len(_tables(app)["ready"]) == 15
+    assert app.metric[3].value == "17"
+    assert "Showing the 15 longest waiting" in " ".join(c.value for c in app.caption)
+    first_page = list(_tables(app)["ready"]["Patient"])
+    app.button(key="queue_ready_more").click().run()
+    _no_errors(app)
+    ready = list(_tables(app)["ready"]["Patient"])
+    assert len(ready) == 17 and ready[:15] == first_page  # longest waiting first
+    assert "queue_ready_more" not in {b.key for b in app.button}  # all shown now
+    assert app.selectbox(key="queue_add_case").options.__len__() == 17
+
+
+def test_the_agenda_can_be_exported_by_those_who_may_export(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    app = open_page("pages/queue.py", role="navigator")
+    _no_errors(app)
+    assert [b.label for b in app.get("download_button")] == ["Download agenda"]
+    assert "Export this agenda" in [e.label for e in app.expander]
+    assert [c.value for c in app.checkbox] == [False]  # pseudonymised unless ticked
+    assert not _audit(seeded, "mdt_meeting", "export")  # drawing it exported nothing
+    viewer = open_page("pages/queue.py", role="viewer")
+    assert len(viewer.get("download_button")) == 0
+    assert "Export this agenda" not in [e.label for e in viewer.expander]

@@ -415,6 +415,79 @@ def test_case_record_reads_decisions_newest_first_and_the_agenda(
     assert record.header.status == "decision_recorded"
 
 
+def _tables_read(statements: list[str]) -> set[str]:
+    """The tables the statements read from (FROM and JOIN clauses)."""
+    import re
+
+    return {
+        name for statement in statements for name in re.findall(r"(?:FROM|JOIN)\s+(\w+)", statement)
+    }
+
+
+def test_case_record_without_timeline_skips_the_audit_trail(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int], database_url: str
+) -> None:
+    chair = contexts["chair"]
+    case_id = make_case()
+    record_ecog(chair, case_id, score=2, observed_on=TODAY)
+    with _count_queries(database_url) as statements:
+        light = case_record.case_record(chair, case_id, timeline=False)
+    assert light.timeline == ()
+    assert "audit_events" not in _tables_read(statements)
+    with _count_queries(database_url) as statements:
+        full = case_record.case_record(chair, case_id)
+    assert "audit_events" in _tables_read(statements)
+    assert "Case registered" in {e.title for e in full.timeline}
+    # Everything else is the same read.
+    assert (light.header, light.workup, light.findings, light.ecog) == (
+        full.header,
+        full.workup,
+        full.findings,
+        full.ecog,
+    )
+    assert light.profile == full.profile == case_record.case_profile(chair, case_id)
+
+
+def test_workup_with_the_pages_profile_reads_the_investigations_alone(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int], database_url: str
+) -> None:
+    navigator, pathologist = contexts["navigator"], contexts["pathologist"]
+    case_id = make_case(sex="male", sites=("cervical_nodes",))
+    add_pathology_report(
+        pathologist, case_id, histology="squamous_cell_carcinoma", reported_on=TODAY
+    )
+    profile = case_record.case_profile(navigator, case_id)
+    _set_status(navigator, case_id, "ct_cap", "reported")  # the workup moves on
+    with _count_queries(database_url) as statements:
+        light = case_record.workup(navigator, case_id, profile=profile)
+    assert _tables_read(statements) == {"investigations"}
+    assert light == case_record.workup(navigator, case_id)  # what the full read says
+    assert {r.code: r.status for r in light}["ct_cap"] == "reported"
+    assert any(r.required and r.code != "ct_cap" for r in light)
+    with pytest.raises(NotFoundError):
+        case_record.workup(navigator, 9999, profile=profile)
+
+
+def test_guidance_is_computed_once_per_profile(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    from cupboard.guidance import assess_case
+
+    navigator = contexts["navigator"]
+    case_id = make_case(sex="female", sites=("axillary_nodes",))
+    first = case_record.case_profile(navigator, case_id)
+    again = case_record.case_profile(navigator, case_id)
+    assert first is not again and first == again  # read twice: equal values
+    assert case_record.guidance_for(first) is case_record.guidance_for(again)
+    assert case_record.guidance_for(first) == assess_case(first)
+    # A changed case is a different profile, so a different answer.
+    record_ecog(contexts["oncologist"], case_id, score=3, observed_on=TODAY)
+    changed = case_record.case_profile(navigator, case_id)
+    assert changed != first
+    assert case_record.guidance_for(changed) == assess_case(changed)
+    assert case_record.requirements_for(changed) == assess_case(changed).required_workup
+
+
 def test_reads_need_view_permission_and_an_existing_case(
     contexts: dict[str, ServiceContext], make_case: Callable[..., int]
 ) -> None:
