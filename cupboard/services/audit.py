@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -142,25 +142,29 @@ def apply_update(
         missed = _missed_after_race(session, entity, entity_id, seen_version)
         raise ConflictError(entity, entity_id, missed) from None
     now = utcnow()
+    rows = []
     for key, (before, after) in changed.items():
         if key in SECRET_FIELDS:
             before, after = REDACTED, REDACTED
-        session.add(
-            AuditEvent(
-                actor_id=actor.user_id,
-                actor_username=actor.username,
-                action="update",
-                entity=entity,
-                entity_id=entity_id,
-                entity_version=obj.version,  # type: ignore[attr-defined]
-                case_id=_case_id_of(obj),
-                field=key,
-                before=to_json(before),
-                after=to_json(after),
-                reason=reason,
-                occurred_at=now,
-            )
+        rows.append(
+            {
+                "actor_id": actor.user_id,
+                "actor_username": actor.username,
+                "action": "update",
+                "entity": entity,
+                "entity_id": entity_id,
+                "entity_version": obj.version,  # type: ignore[attr-defined]
+                "case_id": _case_id_of(obj),
+                "field": key,
+                "before": to_json(before),
+                "after": to_json(after),
+                "reason": reason,
+                "occurred_at": now,
+            }
         )
+    # One statement for all of them, sent now, in the same transaction as the change:
+    # the rows are never read back here, so no ORM objects (issue 8: a save's cost).
+    session.execute(insert(AuditEvent.__table__), rows)
     return changed
 
 

@@ -570,6 +570,16 @@ _INVESTIGATION_COLUMNS = (
 )
 
 
+# One investigation as the workup reads it (``row.code``, ``row.status``, ``row.version``).
+InvestigationRow = Row[Any]
+
+
+def investigations_of_case(session: Session, case_id: int) -> tuple[InvestigationRow, ...]:
+    """The case's investigations, read in the caller's transaction (e.g. right after a
+    save, so that the screen shows the saved state without another round of queries)."""
+    return tuple(_investigations(session, [case_id]))
+
+
 def _investigations(session: Session, case_ids: Sequence[int]) -> list[Row[Any]]:
     """Every investigation of the cases, with the columns the workup shows (rows read
     like the model: ``row.code``, ``row.status``)."""
@@ -1283,6 +1293,14 @@ def workup(
         if profile is None:
             raise NotFoundError("case", case_id)
         return list(_workup_rows(investigations, requirements_for(profile)))
+
+
+def workup_rows(
+    investigations: Iterable[InvestigationRow], profile: CaseProfile
+) -> list[WorkupRow]:
+    """The workup as :func:`workup` returns it, from investigations already read (see
+    ``services.workup.save_workup_edits``) and the case's profile."""
+    return list(_workup_rows(investigations, requirements_for(profile)))
 
 
 def findings(ctx: ServiceContext, case_id: int) -> Findings:

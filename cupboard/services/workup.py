@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
-from cupboard.errors import NotFoundError, ValidationError
+from cupboard.errors import CupboardError, NotFoundError, ValidationError
 from cupboard.knowledge.investigations import INVESTIGATION_CODES, INVESTIGATION_STATUS_CODES
 from cupboard.models import Investigation
 from cupboard.services.audit import apply_update
+from cupboard.services.case_record import InvestigationRow, investigations_of_case
 from cupboard.services.context import ServiceContext
 
 # The date a status change stamps when the user gives none (one-click updates).
@@ -77,20 +82,106 @@ def update_investigation(
     today = today or dt.date.today()
     cleaned = validate_investigation_changes(changes, today)
     with unit_of_work(ctx.database_url) as session:
-        row = session.get(Investigation, investigation_id)
-        if row is None:
-            raise NotFoundError("investigation", investigation_id)
-        status = cleaned.get("status")
-        date_field = STATUS_DATE_FIELD.get(status or "")
-        if date_field and date_field not in cleaned and getattr(row, date_field) is None:
-            cleaned[date_field] = today
-        if status in ("done", "reported") and row.requested_on is None:
-            cleaned.setdefault("requested_on", cleaned.get("done_on") or today)
-        if status == "reported" and row.done_on is None:
-            cleaned.setdefault("done_on", cleaned.get("reported_on") or today)
-        merged = {key: getattr(row, key) for key in EDITABLE_FIELDS} | cleaned
-        check_investigation_dates(merged)
-        return apply_update(session, ctx.actor, row, cleaned, seen_version)
+        return _update(session, ctx, investigation_id, seen_version, cleaned, today)
+
+
+def _update(
+    session: Session,
+    ctx: ServiceContext,
+    investigation_id: int,
+    seen_version: int,
+    cleaned: dict[str, Any],
+    today: dt.date,
+) -> dict[str, tuple[Any, Any]]:
+    row = session.get(Investigation, investigation_id)
+    if row is None:
+        raise NotFoundError("investigation", investigation_id)
+    status = cleaned.get("status")
+    date_field = STATUS_DATE_FIELD.get(status or "")
+    if date_field and date_field not in cleaned and getattr(row, date_field) is None:
+        cleaned[date_field] = today
+    if status in ("done", "reported") and row.requested_on is None:
+        cleaned.setdefault("requested_on", cleaned.get("done_on") or today)
+    if status == "reported" and row.done_on is None:
+        cleaned.setdefault("done_on", cleaned.get("reported_on") or today)
+    merged = {key: getattr(row, key) for key in EDITABLE_FIELDS} | cleaned
+    check_investigation_dates(merged)
+    return apply_update(session, ctx.actor, row, cleaned, seen_version)
+
+
+@dataclass(frozen=True)
+class InvestigationEdit:
+    """One row of the workup as the user edited it: the version they saw, what changed."""
+
+    investigation_id: int
+    seen_version: int
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkupSave:
+    """What a save of the workup did: each edit saved or refused (and why), and the
+    case's investigations as they stand after it, read in the same transaction."""
+
+    saved: tuple[int, ...]
+    refused: tuple[tuple[int, CupboardError], ...]
+    investigations: tuple[InvestigationRow, ...]
+
+
+def save_workup_edits(
+    ctx: ServiceContext,
+    case_id: int,
+    edits: Sequence[InvestigationEdit],
+    today: dt.date | None = None,
+) -> WorkupSave:
+    """Save a navigator's edits to several investigations of one case at once.
+
+    Each edit stands on its own, as if saved alone: it is validated, version-checked
+    and audited, and a refused one (a conflict, a date out of order) changes nothing
+    while the others are kept (a savepoint each). The case's investigations are then
+    read in the same transaction, so the screen shows what was saved together with
+    anyone else's changes, without a second round of queries (issue 8).
+    """
+    ctx.require("update_investigation")
+    today = today or dt.date.today()
+    if len(edits) == 1:
+        # The usual save, one row: no savepoint needed (one costs more than the save).
+        edit = edits[0]
+        try:
+            with unit_of_work(ctx.database_url) as session:
+                _update_of_case(session, ctx, case_id, edit, today)
+                return WorkupSave((edit.investigation_id,), (), _read_back(session, case_id))
+        except CupboardError as error:
+            with unit_of_work(ctx.database_url) as session:
+                refusal = ((edit.investigation_id, error),)
+                return WorkupSave((), refusal, _read_back(session, case_id))
+    saved: list[int] = []
+    refused: list[tuple[int, CupboardError]] = []
+    with unit_of_work(ctx.database_url) as session:
+        for edit in edits:
+            try:
+                with session.begin_nested():
+                    _update_of_case(session, ctx, case_id, edit, today)
+            except CupboardError as error:
+                refused.append((edit.investigation_id, error))
+            else:
+                saved.append(edit.investigation_id)
+        return WorkupSave(tuple(saved), tuple(refused), _read_back(session, case_id))
+
+
+def _update_of_case(
+    session: Session, ctx: ServiceContext, case_id: int, edit: InvestigationEdit, today: dt.date
+) -> None:
+    cleaned = validate_investigation_changes(edit.changes, today)
+    row = session.get(Investigation, edit.investigation_id)
+    if row is None or row.case_id != case_id:
+        raise NotFoundError("investigation", edit.investigation_id)
+    _update(session, ctx, edit.investigation_id, edit.seen_version, cleaned, today)
+
+
+def _read_back(session: Session, case_id: int) -> tuple[InvestigationRow, ...]:
+    session.flush()
+    return investigations_of_case(session, case_id)
 
 
 def mark_reviewed(
