@@ -95,8 +95,13 @@ with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         query_params={"case_id": str(case_id)},
     )
 if may(ctx.actor.role, "export_data"):
-    with st.expander("Export", icon=":material/download:"):
-        fhir_download_button(ctx, case_id)
+    # Runs only while open (on_change="rerun"): most visits never export.
+    export = st.expander(
+        "Export", icon=":material/download:", key=f"case_export_{case_id}", on_change="rerun"
+    )
+    if export.open:
+        with export:
+            fhir_download_button(ctx, case_id)
 panels.status_control(ctx, header, key=f"case_{case_id}")
 
 workup_tab, findings_tab, ecog_tab, decision_tab, history_tab = st.tabs(
@@ -104,6 +109,9 @@ workup_tab, findings_tab, ecog_tab, decision_tab, history_tab = st.tabs(
 )
 if workup_tab.open:
     with workup_tab:
+        # The record was read in this run: the section shows its workup, not a
+        # second read (a rerun of the section alone reads afresh).
+        panels.offer_workup(case_id, record.workup)
         panels.workup_panel(ctx, case_id, record.profile)
 if findings_tab.open:
     with findings_tab:

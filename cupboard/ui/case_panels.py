@@ -72,7 +72,7 @@ from cupboard.services.findings import (
     add_serum_marker,
 )
 from cupboard.services.performance import record_ecog
-from cupboard.services.workup import update_investigation
+from cupboard.services.workup import InvestigationEdit, save_workup_edits
 from cupboard.ui.text import escape_markdown as esc
 
 # ---------------------------------------------------------------------------------
@@ -305,25 +305,61 @@ def _workup_keys(case_id: int) -> tuple[str, str, str]:
     return editor_key, f"workup_snapshot_{case_id}", f"workup_nonce_{case_id}"
 
 
-def _save_workup(ctx: ServiceContext, case_id: int) -> None:
+def _fresh_key(case_id: int) -> str:
+    return f"workup_fresh_{case_id}"
+
+
+def offer_workup(case_id: int, rows: Sequence[WorkupRow]) -> None:
+    """Hand the workup section rows just read, for its next run to show instead of
+    reading them again: the case page's full record, or what a save read back. Taken
+    once (a fragment rerun later reads afresh)."""
+    st.session_state[_fresh_key(case_id)] = list(rows)
+
+
+def _save_workup(ctx: ServiceContext, case_id: int, profile: CaseProfile | None) -> None:
     editor_key, snapshot_key, nonce_key = _workup_keys(case_id)
     snapshot: list[WorkupRow] = st.session_state.get(snapshot_key, {}).get("rows", [])
     edits = st.session_state.get(editor_key, {}).get("edited_rows", {})
-    saved, refused = [], []
-    for row, changes in workup_changes(snapshot, edits):
-        try:
-            # The version of the row as the user saw it when they started editing.
-            update_investigation(ctx, row.investigation_id, row.version, changes)
-        except CupboardError as error:
-            refused.append(f"{row.label}: {error}")
-        else:
-            saved.append(row.label)
+    changed = workup_changes(snapshot, edits)
+    labels = {row.investigation_id: row.label for row, _ in changed}
+    try:
+        # Each row with the version the user saw when they started editing.
+        result = save_workup_edits(
+            ctx,
+            case_id,
+            [InvestigationEdit(row.investigation_id, row.version, c) for row, c in changed],
+        )
+    except CupboardError as error:
+        flash(f"workup_{case_id}", "error", f"Refused — {error}. Nothing was saved.")
+        return
+    # The investigations as they stand after the save: the section redraws from them
+    # instead of reading again (see workup_panel).
+    if profile is not None:
+        offer_workup(case_id, case_record.workup_rows(result.investigations, profile))
     st.session_state[nonce_key] = st.session_state.get(nonce_key, 0) + 1
-    if refused:
+    saved = [labels[i] for i in result.saved]
+    if result.refused:
+        refused = " | ".join(f"{labels[i]}: {error}" for i, error in result.refused)
         done = f" Saved: {', '.join(saved)}." if saved else " Nothing was saved."
-        flash(f"workup_{case_id}", "error", "Refused — " + " | ".join(refused) + done)
+        flash(f"workup_{case_id}", "error", "Refused — " + refused + done)
     elif saved:
         flash(f"workup_{case_id}", "success", f"Saved: {', '.join(saved)}.")
+
+
+def _workup_now(
+    ctx: ServiceContext, case_id: int, profile: CaseProfile | None, editor_key: str
+) -> list[WorkupRow]:
+    """The workup to show: as just read (by the page, or by a save; see
+    :func:`offer_workup`); as the user started editing it while edits are under way
+    (what the editor shows, so the gaps match it); else read now."""
+    fresh = st.session_state.pop(_fresh_key(case_id), None)
+    if fresh is not None:
+        return list(fresh)
+    snapshot = st.session_state.get(f"workup_snapshot_{case_id}")
+    pending = st.session_state.get(editor_key, {}).get("edited_rows")
+    if pending and snapshot is not None and snapshot.get("editor_key") == editor_key:
+        return list(snapshot["all_rows"])
+    return case_record.workup(ctx, case_id, profile=profile)
 
 
 def workup_gaps(rows: Sequence[WorkupRow], *, compact: bool = False) -> None:
@@ -351,7 +387,8 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
     MDT follows from it (the presentation and findings, which the workup does not
     change), so a rerun of this section reads the investigations alone.
     """
-    rows = case_record.workup(ctx, case_id, profile=profile)
+    editor_key, snapshot_key, _ = _workup_keys(case_id)
+    rows = _workup_now(ctx, case_id, profile, editor_key)
     show_flash(f"workup_{case_id}")
     workup_gaps(rows)
     editable = may(ctx.actor.role, "update_investigation")
@@ -361,14 +398,13 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
         help="Conditional investigations start as 'not indicated' until the presentation "
         "calls for them.",
     )
-    editor_key, snapshot_key, _ = _workup_keys(case_id)
     show_all = bool(st.session_state.get(f"workup_all_{case_id}", False))
     pending = st.session_state.get(editor_key, {}).get("edited_rows")
     snapshot = st.session_state.get(snapshot_key)
     if not pending or snapshot is None or snapshot.get("editor_key") != editor_key:
         # No edits under way: show the database as it is now (and remember it).
         visible = [r for r in rows if show_all or r.applies]
-        snapshot = {"editor_key": editor_key, "rows": visible}
+        snapshot = {"editor_key": editor_key, "rows": visible, "all_rows": rows}
         st.session_state[snapshot_key] = snapshot
     visible = snapshot["rows"]
     frame = workup_frame(visible)
@@ -408,7 +444,7 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
         type="primary",
         disabled=not changes,
         on_click=_save_workup,
-        args=(ctx, case_id),
+        args=(ctx, case_id, profile),
     )
     if changes:
         cols[1].caption(
