@@ -7,11 +7,11 @@ name with a sign-out button. Each page runs the shared guard itself.
 
 import streamlit as st
 
-from cupboard.ui.guard import configure_page, current_actor, sign_out
+from cupboard.ui.guard import check_actor_for_this_run, configure_page, sign_out
 from cupboard.ui.navigation import build_navigation
 
 configure_page()
-actor = current_actor()
+actor = check_actor_for_this_run()
 page = build_navigation(actor)
 if actor is not None:
     with st.sidebar:

@@ -14,6 +14,7 @@ account, whose role decides what the person may do (docs/deployment.md).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,13 @@ def configure_page() -> None:
     st.set_page_config(page_title=APP_TITLE, page_icon="🗄️", layout="wide")
 
 
+# The account as dashboard.py checked it at the start of this run, for the page's guard
+# to take instead of asking the database a second time in the same run. Per script
+# thread (one session's runs share a thread, one run at a time), and taken, not read:
+# a value left by an earlier run can never stand in for this run's check.
+_checked_this_run = threading.local()
+
+
 def current_actor() -> Actor | None:
     """The signed-in user as the database knows them now, or None.
 
@@ -60,6 +68,22 @@ def current_actor() -> Actor | None:
     if fresh != actor:
         st.session_state[ACTOR_KEY] = fresh
     return fresh
+
+
+def check_actor_for_this_run() -> Actor | None:
+    """:func:`current_actor`, for dashboard.py at the start of a run: the page's guard,
+    later in the same run, takes the result instead of checking again."""
+    actor = current_actor()
+    _checked_this_run.value = actor
+    return actor
+
+
+def _actor_checked_this_run() -> Actor | None:
+    actor = getattr(_checked_this_run, "value", None)
+    _checked_this_run.value = None
+    if actor is not None and st.session_state.get(ACTOR_KEY) == actor:
+        return actor
+    return current_actor()
 
 
 def _forget_session() -> None:
@@ -228,7 +252,7 @@ def page_guard(action: str = "view_cases") -> ServiceContext:
     _leave_legacy_pages_mode()
     url = database_url()
     prepare_database(url, demo_mode())
-    actor = current_actor() or _actor_from_identity_provider(url)
+    actor = _actor_checked_this_run() or _actor_from_identity_provider(url)
     if actor is None:
         render_sign_in(url)
         st.stop()

@@ -51,3 +51,52 @@ def test_sign_in_with_a_local_account_opens_the_queue(
     app.button[0].click().run()
     assert not app.exception
     assert [t.value for t in app.title] == ["MDT queue"]
+
+
+def test_the_account_is_checked_once_a_run_and_a_change_applies_at_the_next_click(
+    open_page: Callable[..., object], contexts: dict[str, ServiceContext], database_url: str
+) -> None:
+    """dashboard.py checks the signed-in account at the start of every run and the
+    page's guard takes that check instead of asking again; a deactivation or role change
+    by an administrator still takes effect at the user's very next click."""
+    from sqlalchemy import event
+
+    from cupboard.db import get_engine, unit_of_work
+    from cupboard.models import User
+    from cupboard.services.accounts import update_user
+    from cupboard.ui.guard import ACTOR_KEY
+
+    account_reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM users" in statement:
+            account_reads.append(statement)
+
+    engine = get_engine(database_url)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        app = open_page("pages/queue.py", role="navigator")
+        assert [t.value for t in app.title] == ["MDT queue"]
+        account_reads.clear()
+        app.run()  # type: ignore[attr-defined]
+        assert [t.value for t in app.title] == ["MDT queue"]
+        assert len(account_reads) == 1, account_reads
+        assert app.get("popover")  # type: ignore[attr-defined]  # a navigator's "New meeting"
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    navigator = contexts["navigator"].actor
+    with unit_of_work(database_url) as session:
+        user = session.get(User, navigator.user_id)
+        assert user is not None
+        version = user.version
+    update_user(contexts["admin"], navigator.user_id, version, {"role": "viewer"})
+    app.run()  # type: ignore[attr-defined]
+    assert app.session_state[ACTOR_KEY].role == "viewer"  # type: ignore[attr-defined]
+    # A viewer's queue: the navigator's tools are gone at this click already.
+    assert [t.value for t in app.title] == ["MDT queue"]  # type: ignore[attr-defined]
+    assert not app.get("popover")  # type: ignore[attr-defined]
+    update_user(contexts["admin"], navigator.user_id, version + 1, {"is_active": False})
+    app.run()  # type: ignore[attr-defined]
+    assert [t.value for t in app.title] == ["cupboard"]  # type: ignore[attr-defined]
+    assert app.text_input(key="sign_in_username") is not None  # type: ignore[attr-defined]
