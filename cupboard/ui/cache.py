@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import pickle
 import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -86,6 +87,17 @@ def data_version(url: str) -> int:
     return int(highest or 0) + int(lowest or 0) + int(count)
 
 
+def arguments_key(arguments: dict[str, Any]) -> bytes:
+    """The cache key of a read's arguments: their pickle.
+
+    Equal pickles mean equal values (dates, strings, numbers, tuples and frozen
+    dataclasses of them, which is what reads take), so a hit never returns the result
+    of other arguments; at worst equal values pickle differently (a set's order) and
+    the read runs again. One ``pickle.dumps`` costs a fraction of ``st.cache_data``
+    hashing the same objects itself (issue 8: a cached read on every rerun)."""
+    return pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def cached_read(
     *,
     action: str = "view_cases",
@@ -121,7 +133,8 @@ def cached_read(
             arguments = dict(list(bound.arguments.items())[1:])
             user_id = ctx.actor.user_id if per_user else None
             version = data_version(ctx.database_url)
-            result: T = cached(read, ctx, ctx.database_url, user_id, version, arguments)
+            key = arguments_key(arguments)
+            result: T = cached(read, ctx, arguments, ctx.database_url, user_id, version, key)
             return result
 
         return read_cached
@@ -152,13 +165,15 @@ def _cached_runner(
             def run(
                 _read: Callable[..., Any],
                 _ctx: ServiceContext,
+                _arguments: dict[str, Any],
                 database_url: str,
                 user_id: int | None,
                 version: int,
-                arguments: dict[str, Any],
+                arguments_key: bytes,
             ) -> Any:
-                # database_url, user_id and version are not used here: they are the key.
-                return _read(_ctx, **arguments)
+                # The parameters without a leading underscore are the cache key; they
+                # are not used here. The arguments are keyed by arguments_key instead.
+                return _read(_ctx, **_arguments)
 
             # st.cache_data keys a function's cache by its module, qualified name and
             # source; ``run`` has the same source for every read, so it is named after
