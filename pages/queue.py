@@ -34,6 +34,9 @@ today = dt.date.today()
 # "Ready, not on a meeting": the longest waiting first, a page at a time.
 READY_PAGE = 15
 READY_LIMIT_KEY = "queue_ready_limit"
+NEW_MEETING_KEY = "queue_new_meeting_open"
+EXPORT_KEY = "queue_export_open"
+ORDER_KEY = "queue_order_open"
 st.session_state.setdefault(READY_LIMIT_KEY, READY_PAGE)
 
 
@@ -201,16 +204,27 @@ COLUMNS = {
 }
 
 
-def _case_links(rows: list[QueueRow], *, numbered: bool) -> None:
-    """One link per case: opens the case workspace in this session (deep link)."""
-    # The page as st.navigation registers it: given a file name instead, st.page_link
-    # resolves the path on disk for every link, which costs more than the link itself.
-    case_page = st.Page(PAGES_DIR / "case.py", title="Case", url_path="case")
-    with st.container(horizontal=True, gap="small"):
-        st.caption("Open:", width="content")
-        for r in rows:
-            label = f"#{r.position} {r.pseudonym}" if numbered else r.pseudonym
-            st.page_link(case_page, label=label, query_params={"case_id": str(r.case_id)})
+OPEN_CASE_KEY = "queue_open_case"
+
+
+def _open_case_row(rows: list[QueueRow]) -> None:
+    """One chip per agenda case; choosing one opens its workspace in this session.
+
+    One widget for the whole agenda: a link per case costs a page element each, and a
+    board's agenda runs to 40 cases or more (issue 8: the queue within 10× a trivial
+    page). The choice is not kept: leaving the page drops the widget's state, so the
+    chips are unselected when the user comes back."""
+    by_case = {r.case_id: r for r in rows}
+    chosen = st.pills(
+        "Open a case",
+        list(by_case),
+        format_func=lambda case_id: f"#{by_case[case_id].position} {by_case[case_id].pseudonym}",
+        key=OPEN_CASE_KEY,
+        help="Opens the case workspace (deep link: case?case_id=…)",
+    )
+    if chosen is not None:
+        case_page = st.Page(PAGES_DIR / "case.py", title="Case", url_path="case")
+        st.switch_page(case_page, query_params={"case_id": str(chosen)})
 
 
 st.title("MDT queue")
@@ -230,17 +244,23 @@ except CupboardError as error:
 by_id = {m.id: m for m in options}
 
 top = st.columns([5, 2, 2], vertical_alignment="bottom")
+# The tools below open on demand and run only while open (on_change="rerun"): the
+# agenda is what every visit needs; each tool's widgets cost time on every rerun.
 if can_schedule:
-    with top[2].popover("New meeting", icon=":material/add:"):
-        st.date_input("Meeting date", value=today, key="new_meeting_date")
-        st.text_input("Title", value="CUP MDT", key="new_meeting_title")
-        st.button(
-            "Create meeting",
-            type="primary",
-            on_click=_create_meeting,
-            args=(ctx,),
-            key="new_meeting",
-        )
+    new_meeting = top[2].popover(
+        "New meeting", icon=":material/add:", key=NEW_MEETING_KEY, on_change="rerun"
+    )
+    if new_meeting.open:
+        with new_meeting:
+            st.date_input("Meeting date", value=today, key="new_meeting_date")
+            st.text_input("Title", value="CUP MDT", key="new_meeting_title")
+            st.button(
+                "Create meeting",
+                type="primary",
+                on_click=_create_meeting,
+                args=(ctx,),
+                key="new_meeting",
+            )
 if not options:
     st.info("No upcoming MDT meetings. A navigator or the chair can create one.")
     st.stop()
@@ -305,50 +325,67 @@ metrics[3].metric("Ready, not on a meeting", ready.total)
 st.subheader(f"Agenda · {meeting.meeting_date:%a %d %b %Y}")
 if rows:
     st.dataframe(_table(rows, agenda=True), hide_index=True, column_config=COLUMNS, key="agenda")
-    _case_links(rows, numbered=True)
+    _open_case_row(rows)
 else:
     st.caption("No cases on this agenda" + (" match the filters." if filters.search else "."))
 if meeting.cases and may(ctx.actor.role, "export_data"):
-    with st.expander("Export this agenda", icon=":material/download:"):
-        queue_download_buttons(ctx, meeting.id)
+    export = st.expander(
+        "Export this agenda", icon=":material/download:", key=EXPORT_KEY, on_change="rerun"
+    )
+    if export.open:
+        with export:
+            queue_download_buttons(ctx, meeting.id)
 
 if can_schedule and rows:
-    with st.container(border=True):
-        st.markdown("**Order the agenda**")
-        items = {r.agenda_item_id: r for r in rows if r.agenda_item_id is not None}
-        cols = st.columns([4, 1, 1, 2, 1, 2], vertical_alignment="bottom")
-        chosen_id = cols[0].selectbox(
-            "Case",
-            list(items),
-            format_func=lambda i: f"#{items[i].position} · {items[i].pseudonym}",
-            key="queue_item",
-        )
-        chosen = items[chosen_id]
-        assert chosen.position is not None
-        cols[1].button(
-            "▲ Up",
-            key="queue_up",
-            disabled=chosen.position <= 1,
-            on_click=_move,
-            args=(ctx, chosen_id, chosen.position - 1),
-        )
-        cols[2].button(
-            "▼ Down",
-            key="queue_down",
-            disabled=chosen.position >= meeting.cases,
-            on_click=_move,
-            args=(ctx, chosen_id, chosen.position + 1),
-        )
-        target = cols[3].number_input(
-            "Position", min_value=1, max_value=max(meeting.cases, 1), value=chosen.position, step=1
-        )
-        cols[4].button("Move", key="queue_move", on_click=_move, args=(ctx, chosen_id, int(target)))
-        cols[5].button(
-            "Remove from meeting",
-            key="queue_remove",
-            on_click=_remove,
-            args=(ctx, chosen_id, chosen.agenda_version),
-        )
+    order = st.expander(
+        "Order the agenda, or take a case off",
+        icon=":material/swap_vert:",
+        key=ORDER_KEY,
+        on_change="rerun",
+    )
+    if order.open:
+        with order:
+            items = {r.agenda_item_id: r for r in rows if r.agenda_item_id is not None}
+            cols = st.columns([4, 1, 1, 2, 1, 2], vertical_alignment="bottom")
+            chosen_id = cols[0].selectbox(
+                "Case",
+                list(items),
+                format_func=lambda i: f"#{items[i].position} · {items[i].pseudonym}",
+                key="queue_item",
+            )
+            chosen = items[chosen_id]
+            assert chosen.position is not None
+            cols[1].button(
+                "▲ Up",
+                key="queue_up",
+                disabled=chosen.position <= 1,
+                on_click=_move,
+                args=(ctx, chosen_id, chosen.position - 1),
+            )
+            cols[2].button(
+                "▼ Down",
+                key="queue_down",
+                disabled=chosen.position >= meeting.cases,
+                on_click=_move,
+                args=(ctx, chosen_id, chosen.position + 1),
+            )
+            target = cols[3].number_input(
+                "Position",
+                min_value=1,
+                max_value=max(meeting.cases, 1),
+                value=chosen.position,
+                step=1,
+            )
+            cols[4].button(
+                "Move", key="queue_move", on_click=_move, args=(ctx, chosen_id, int(target))
+            )
+            cols[5].button(
+                "Remove from meeting",
+                key="queue_remove",
+                on_click=_remove,
+                args=(ctx, chosen_id, chosen.agenda_version),
+            )
+
 
 st.subheader(f"Ready for MDT, not on an upcoming meeting ({ready.total})")
 if ready.rows:

@@ -42,7 +42,7 @@ def test_chair_opens_a_queued_case_records_a_decision_and_sees_it_in_the_history
     wait_for_app(page)
     sign_in(page, "demo-chair")
 
-    # The queue: the next meeting's agenda, one link per case.
+    # The queue: the next meeting's agenda, one chip per case to open it.
     page.get_by_role("heading", name="MDT queue").wait_for()  # type: ignore[attr-defined]
     page.locator('[data-testid="stDataFrame"]').first.wait_for()  # type: ignore[attr-defined]
     page.wait_for_timeout(800)  # type: ignore[attr-defined]
@@ -50,7 +50,9 @@ def test_chair_opens_a_queued_case_records_a_decision_and_sees_it_in_the_history
     page.screenshot(path=str(SCREENSHOTS / "queue.png"))  # type: ignore[attr-defined]
     link = _showcase_link(server.database_url)
     pseudonym = link.split()[-1]
-    page.get_by_role("link", name=link, exact=True).click()  # type: ignore[attr-defined]
+    page.get_by_role("radiogroup", name="Open a case").get_by_role(  # type: ignore[attr-defined]
+        "radio", name=link, exact=True
+    ).click()
     wait_for_app(page)
 
     # The case workspace, deep-linked in the address bar.

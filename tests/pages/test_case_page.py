@@ -140,8 +140,12 @@ def test_the_header_links_the_summary_and_offers_the_fhir_export(
     links = {(link.proto.page, link.proto.query_string) for link in app.get("page_link")}
     assert any(page.endswith("summary") or page.endswith("summary.py") for page, _ in links), links
     assert any(query == f"case_id={case_id}" for page, query in links if "summary" in page)
-    assert [b.label for b in app.get("download_button")] == ["Download FHIR bundle (JSON)"]
     assert [e.label for e in app.expander if e.label == "Export"] == ["Export"]
+    assert not app.get("download_button")  # the export runs only when opened
+    app.session_state[f"case_export_{case_id}"] = True
+    app.run()
+    _no_errors(app)
+    assert [b.label for b in app.get("download_button")] == ["Download FHIR bundle (JSON)"]
     # Rendering the button exports nothing: the bundle is built on the click alone.
     with unit_of_work(seeded) as session:
         exports = session.scalar(select(func.count()).where(AuditEvent.action == "export"))

@@ -75,6 +75,17 @@ def _tables(app: Any) -> dict[str, Any]:
     return tables
 
 
+def _keys(app: Any) -> set[str]:
+    return {w.key for kind in ("selectbox", "button") for w in app.get(kind)}
+
+
+def _open(app: Any, key: str) -> None:
+    """Open a tool that runs only while open (an expander or popover), as a click does."""
+    app.session_state[key] = True
+    app.run()
+    _no_errors(app)
+
+
 def _no_errors(app: Any) -> None:
     assert not app.exception, app.exception
     assert [e.value for e in app.error] == []
@@ -96,9 +107,19 @@ def test_queue_renders_the_next_meetings_agenda_in_order(
     # No identifying details on the queue: the seeded MRNs and names stay off it.
     rendered = repr(app.main)
     assert "DEMO0000" not in rendered
-    # Every agenda case has its own link to the case workspace.
-    links = {link.proto.query_string for link in app.get("page_link")}
-    assert {f"case_id={case_id}" for _, case_id, _ in expected} <= links
+    # Every agenda case has its own chip; choosing one opens the case workspace.
+    chips = app.button_group(key="queue_open_case")
+    assert chips.options == [f"#{n} {pseudonym}" for n, (_, _, pseudonym) in enumerate(expected, 1)]
+    _, case_id, pseudonym = expected[1]
+    chips.select(case_id).run()
+    _no_errors(app)
+    assert [t.value for t in app.title] == [f"Case {pseudonym}"]
+    assert app.query_params["case_id"] == str(case_id)
+    # Back on the queue, the chips are unselected: the page stays, it does not bounce.
+    app.switch_page("pages/queue.py").run()
+    _no_errors(app)
+    assert [t.value for t in app.title] == ["MDT queue"]
+    assert app.button_group(key="queue_open_case").value is None
 
 
 def test_a_navigator_puts_a_ready_case_on_the_meeting(
@@ -132,6 +153,8 @@ def test_the_agenda_is_reordered_and_a_case_taken_off(
     meeting_id = _next_meeting(seeded)
     first, second, *_ = _agenda(seeded, meeting_id)
     app = open_page("pages/queue.py", role="chair")
+    assert "queue_item" not in _keys(app)  # closed, so not run
+    _open(app, "queue_order_open")
     assert app.selectbox(key="queue_item").value == first[0]
     app.button(key="queue_down").click().run()
     _no_errors(app)
@@ -158,6 +181,7 @@ def test_a_navigator_creates_a_meeting_and_it_is_selected(
     seeded: str, open_page: Callable[..., Any]
 ) -> None:
     app = open_page("pages/queue.py", role="navigator")
+    _open(app, "queue_new_meeting_open")
     day = TODAY + dt.timedelta(days=30)
     app.date_input(key="new_meeting_date").set_value(day)
     app.text_input(key="new_meeting_title").input("Extra CUP MDT")
@@ -205,6 +229,11 @@ def test_a_viewer_sees_the_queue_but_cannot_change_it(
     app = open_page("pages/queue.py", role="viewer")
     _no_errors(app)
     assert len(_tables(app)["agenda"]) > 0
+    # Not even a tool forced open gives a viewer the controls.
+    for key in ("queue_order_open", "queue_new_meeting_open", "queue_export_open"):
+        app.session_state[key] = True
+    app.run()
+    _no_errors(app)
     keys = {b.key for b in app.button}
     assert not keys & {"queue_add", "queue_remove", "queue_up", "queue_down", "new_meeting"}
 
@@ -280,8 +309,10 @@ def test_the_agenda_can_be_exported_by_those_who_may_export(
 ) -> None:
     app = open_page("pages/queue.py", role="navigator")
     _no_errors(app)
-    assert [b.label for b in app.get("download_button")] == ["Download agenda"]
     assert "Export this agenda" in [e.label for e in app.expander]
+    assert not app.get("download_button")  # runs only when opened
+    _open(app, "queue_export_open")
+    assert [b.label for b in app.get("download_button")] == ["Download agenda"]
     assert [c.value for c in app.checkbox] == [False]  # pseudonymised unless ticked
     assert not _audit(seeded, "mdt_meeting", "export")  # drawing it exported nothing
     viewer = open_page("pages/queue.py", role="viewer")
