@@ -2,8 +2,8 @@
 
 K threads, each a signed-in navigator or chair with their own ``ServiceContext``, run
 for a bounded time against a freshly seeded database (PostgreSQL; SQLite with a
-warning when PostgreSQL is unreachable). The mix is 70 % reads (the MDT queue; a case
-header with its investigations) and 30 % writes (an investigation's status with the
+warning when PostgreSQL is unreachable). The mix is 70 % reads (the MDT queue page's
+meetings and agenda; the case page's record) and 30 % writes (an investigation's status with the
 version the user saw when they last read that case; an ECOG score; a case added to a
 meeting's agenda). Users concentrate on the cases on the next meetings' agendas, as a
 board does, so version conflicts happen: they must come back as ``ConflictError``.
@@ -40,11 +40,12 @@ from bench.stats import percentile
 from cupboard.db import unit_of_work
 from cupboard.errors import ConflictError, CupboardError
 from cupboard.models import AgendaItem, AuditEvent, Case, EcogObservation, Investigation
-from cupboard.services import reading
+from cupboard.services import case_record, queue
 from cupboard.services.audit import to_json
 from cupboard.services.context import ServiceContext
 from cupboard.services.meetings import add_to_agenda, create_meeting
 from cupboard.services.performance import record_ecog
+from cupboard.services.queue import QueueFilter
 from cupboard.services.workup import update_investigation
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -210,15 +211,20 @@ class SimulatedUser:
         self.log.outcomes.append(Outcome(operation, (time.perf_counter() - start) * 1000, result))
 
     def read_queue(self) -> str:
-        reading.list_meetings(self.ctx)
-        reading.agenda(self.ctx, self.rng.choice(self.workload.meetings))
+        # What the MDT queue page reads: the meetings to choose from, then one's agenda.
+        today = dt.date.today()
+        queue.meetings(self.ctx, from_date=today)
+        meeting_id = self.rng.choice(self.workload.meetings)
+        queue.meeting_queue(self.ctx, meeting_id, QueueFilter(), today)
         return "ok"
 
     def read_case(self) -> str:
+        # What the case page reads (history closed): the whole record in one read.
         case_id = self.pick_case()
-        reading.case_header(self.ctx, case_id)
-        rows = reading.investigations(self.ctx, case_id)
-        self.seen[case_id] = {row.id: (row.version, row.status) for row in rows}
+        record = case_record.case_record(self.ctx, case_id, dt.date.today(), timeline=False)
+        self.seen[case_id] = {
+            row.investigation_id: (row.version, row.status) for row in record.workup
+        }
         self.last_case = case_id
         return "ok"
 
@@ -262,8 +268,15 @@ def prepare_workload(url: str, users: int) -> Workload:
         for n in range(users)
     ]
     chair = next(c for c in contexts if c.actor.role == "chair") if users > 1 else contexts[0]
-    upcoming = [m.id for m in reading.list_meetings(chair)[:2]]
-    hot = sorted({row.case_id for m in upcoming for row in reading.agenda(chair, m)})
+    today = dt.date.today()
+    upcoming = [m.id for m in queue.meetings(chair, from_date=today)[:2]]
+    hot = sorted(
+        {
+            row.case_id
+            for m in upcoming
+            for row in queue.meeting_queue(chair, m, QueueFilter(), today)
+        }
+    )
     with unit_of_work(url) as session:
         all_cases = list(session.scalars(select(Case.id).order_by(Case.id)))
     schedule = next((c for c in contexts if c.actor.role in ("navigator", "chair")), chair)

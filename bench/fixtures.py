@@ -6,12 +6,14 @@ demo mode off (as production does), so it adds ordinary accounts of its own.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from cupboard.db import unit_of_work
 from cupboard.models import User
 from cupboard.permissions import SYSTEM_ACTOR, Actor
-from cupboard.services import reading
+from cupboard.services import queue
 from cupboard.services.accounts import actor_of, create_user
 from cupboard.services.context import ServiceContext
 
@@ -40,8 +42,9 @@ def bench_actor(url: str, role: str = "chair", number: int = 1) -> Actor:
 def record_ids(ctx: ServiceContext) -> dict[str, int]:
     """The next meeting that has an agenda, and the first case on it: what a chair
     opens on the morning of the board."""
-    for meeting in reading.list_meetings(ctx):
-        rows = reading.agenda(ctx, meeting.id)
+    today = dt.date.today()
+    for meeting in queue.meetings(ctx, from_date=today):
+        rows = queue.meeting_queue(ctx, meeting.id, today=today) if meeting.cases else []
         if rows:
             return {"meeting": meeting.id, "case": rows[0].case_id, "agenda": len(rows)}
     raise LookupError("no upcoming meeting with cases on its agenda in the seeded cohort")

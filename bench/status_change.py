@@ -36,7 +36,7 @@ from bench.stats import median, percentile
 from cupboard.errors import CupboardError
 from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
 from cupboard.permissions import Actor
-from cupboard.services import reading, workup
+from cupboard.services import case_record, workup
 from cupboard.services.context import ServiceContext
 
 WIDGET_KINDS = ("selectbox", "radio", "button_group", "select_slider")
@@ -70,7 +70,7 @@ def _target_for(current: object) -> str:
 
 
 def _statuses(ctx: ServiceContext, case_id: int) -> dict[int, str]:
-    return {row.id: row.status for row in reading.investigations(ctx, case_id)}
+    return {row.investigation_id: row.status for row in case_record.workup(ctx, case_id)}
 
 
 def _changed_to(before: dict[int, str], after: dict[int, str], target: str) -> bool:
@@ -331,18 +331,22 @@ def _fallback(
         "service + rerun (fallback)",
         f"{reason}; timed workup.update_investigation(...) followed by a full rerun",
     )
-    rows = reading.investigations(ctx, case_id)
+    rows = case_record.workup(ctx, case_id)
     chosen = next((r for r in rows if r.status in TOGGLE), rows[0] if rows else None)
     if chosen is None:
         timing.failures.append(f"case {case_id} has no investigations")
         return timing
-    timing.detail += f" (investigation {chosen.id}, {chosen.code})"
+    timing.detail += f" (investigation {chosen.investigation_id}, {chosen.code})"
     for repeat in range(-1, repeats):  # change -1 warms up and is not counted
-        row = next(r for r in reading.investigations(ctx, case_id) if r.id == chosen.id)
+        row = next(
+            r
+            for r in case_record.workup(ctx, case_id)
+            if r.investigation_id == chosen.investigation_id
+        )
         start = time.perf_counter()
         try:
             workup.update_investigation(
-                ctx, row.id, row.version, {"status": _target_for(row.status)}
+                ctx, row.investigation_id, row.version, {"status": _target_for(row.status)}
             )
         except CupboardError as error:
             timing.failures.append(f"change {repeat + 1}: {error}")

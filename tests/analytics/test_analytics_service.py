@@ -19,7 +19,7 @@ from cupboard.errors import ConflictError, PermissionDeniedError, ValidationErro
 from cupboard.knowledge.pathway import DEFAULT_LEAD_TIMES
 from cupboard.models import AuditEvent, Setting
 from cupboard.services import analytics as service
-from cupboard.services import reading
+from cupboard.services import case_record, reading
 from cupboard.services.cases import update_case
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, amend_decision, record_decision
@@ -48,8 +48,8 @@ def day(offset: int) -> dt.date:
 
 
 def investigation_id(ctx: ServiceContext, case_id: int, code: str) -> tuple[int, int]:
-    row = next(r for r in reading.investigations(ctx, case_id) if r.code == code)
-    return row.id, row.version
+    row = next(r for r in case_record.workup(ctx, case_id) if r.code == code)
+    return row.investigation_id, row.version
 
 
 def report(ctx: ServiceContext, case_id: int, code: str, done: int, reported: int) -> None:
@@ -133,7 +133,7 @@ def cohort(contexts: dict[str, ServiceContext], make_case: Callable[..., int]) -
         ),
         reason="ECOG re-assessed",
     )
-    header = reading.case_header(nav, c)
+    header = case_record.case_header(nav, c)
     update_case(
         nav,
         c,
@@ -400,7 +400,7 @@ def test_a_stale_version_is_a_conflict_naming_the_change(
     # Both administrators opened the form on the defaults (version 0).
     set_lead_time_targets(admin, NEW_TARGETS, DEFAULT_VERSION)
     other = {**NEW_TARGETS, "surgery": {"basic": 40, "extended": 60}}
-    with pytest.raises(ConflictError, match="test-admin changed it from None") as refused:
+    with pytest.raises(ConflictError, match=r"test-admin changed it from \(empty\)") as refused:
         set_lead_time_targets(admin, other, DEFAULT_VERSION)
     assert refused.value.entity == "setting"
     saved = set_lead_time_targets(admin, other, 1)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from cupboard.db import unit_of_work
 from cupboard.errors import ConflictError, ValidationError
 from cupboard.models import AuditEvent, Decision, EcogObservation, Investigation
-from cupboard.services import reading
+from cupboard.services import case_record
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, amend_decision, record_decision
 from cupboard.services.performance import record_ecog
@@ -26,8 +26,8 @@ from cupboard.services.workup import update_investigation
 WRITERS = ("navigator", "oncologist", "chair")
 
 
-def _ct(ctx: ServiceContext, case_id: int) -> reading.InvestigationRow:
-    [row] = [r for r in reading.investigations(ctx, case_id) if r.code == "ct_cap"]
+def _ct(ctx: ServiceContext, case_id: int) -> case_record.WorkupRow:
+    [row] = [r for r in case_record.workup(ctx, case_id) if r.code == "ct_cap"]
     return row
 
 
@@ -73,23 +73,28 @@ def test_second_of_two_sessions_gets_a_conflict_naming_the_change(
     seen_by_nurse, seen_by_chair = _ct(nurse, case_id), _ct(chair, case_id)
     assert seen_by_nurse.version == seen_by_chair.version
 
-    update_investigation(nurse, seen_by_nurse.id, seen_by_nurse.version, {"result_text": "A"})
+    update_investigation(
+        nurse, seen_by_nurse.investigation_id, seen_by_nurse.version, {"result_text": "A"}
+    )
     with pytest.raises(ConflictError) as conflict:
-        update_investigation(chair, seen_by_chair.id, seen_by_chair.version, {"result_text": "B"})
+        update_investigation(
+            chair, seen_by_chair.investigation_id, seen_by_chair.version, {"result_text": "B"}
+        )
 
     message = str(conflict.value)
     assert "nothing was saved" in message
-    assert 'test-navigator changed result_text from None to "A"' in message
+    assert 'test-navigator changed result text from (empty) to "A"' in message
     assert [(m.field, m.by) for m in conflict.value.missed] == [("result_text", "test-navigator")]
     assert _ct(nurse, case_id).result_text == "A"
-    [only] = _updates(nurse.database_url, seen_by_nurse.id, "result_text")
+    [only] = _updates(nurse.database_url, seen_by_nurse.investigation_id, "result_text")
     assert (only.actor_username, json.loads(only.after or "")) == ("test-navigator", "A")
 
     # The chair reloads, sees A, and adds to it: both contributions are kept.
     fresh = _ct(chair, case_id)
-    update_investigation(chair, fresh.id, fresh.version, {"result_text": "A; B"})
+    update_investigation(chair, fresh.investigation_id, fresh.version, {"result_text": "A; B"})
     history = [
-        json.loads(e.after or "") for e in _updates(nurse.database_url, fresh.id, "result_text")
+        json.loads(e.after or "")
+        for e in _updates(nurse.database_url, fresh.investigation_id, "result_text")
     ]
     assert history == ["A", "A; B"]
 
@@ -129,7 +134,9 @@ def test_a_true_race_after_reading_the_same_version_has_exactly_one_winner(
     def write(n: int) -> None:
         ctx = contexts[WRITERS[n % len(WRITERS)]]
         start.wait()
-        update_investigation(ctx, seen.id, seen.version, {"result_text": f"writer {n}"})
+        update_investigation(
+            ctx, seen.investigation_id, seen.version, {"result_text": f"writer {n}"}
+        )
         winners.append(n)
 
     if backend == "postgresql":
@@ -146,7 +153,7 @@ def test_a_true_race_after_reading_the_same_version_has_exactly_one_winner(
     assert all(isinstance(e, ConflictError) for e in errors), errors
     row = _ct(contexts["navigator"], case_id)
     assert row.result_text == f"writer {winners[0]}" and row.version == seen.version + 1
-    [only] = _updates(contexts["navigator"].database_url, seen.id, "result_text")
+    [only] = _updates(contexts["navigator"].database_url, seen.investigation_id, "result_text")
     assert json.loads(only.after or "") == f"writer {winners[0]}"
     # The losers are told who won and what they wrote, also when they lost in the
     # database rather than at the service's check.
@@ -164,7 +171,7 @@ def test_twenty_writers_on_one_case_lose_nothing(
     count = 20
     case_id = make_case()
     url = contexts["navigator"].database_url
-    investigation_id = _ct(contexts["navigator"], case_id).id
+    investigation_id = _ct(contexts["navigator"], case_id).investigation_id
     start = threading.Barrier(count, timeout=60)
     conflicts: list[int] = []
 
@@ -221,7 +228,10 @@ def test_twenty_writers_who_all_read_the_same_version_one_wins(
     def write(n: int) -> None:
         ctx = contexts[WRITERS[n % len(WRITERS)]]
         update_investigation(
-            ctx, seen.id, seen.version, {"status": "requested", "responsible": f"w{n}"}
+            ctx,
+            seen.investigation_id,
+            seen.version,
+            {"status": "requested", "responsible": f"w{n}"},
         )
         winners.append(n)
 
@@ -231,8 +241,8 @@ def test_twenty_writers_who_all_read_the_same_version_one_wins(
     assert len(winners) == 1 and len(errors) == count - 1
     assert all(isinstance(e, ConflictError) for e in errors), errors
     url = contexts["navigator"].database_url
-    assert len(_updates(url, seen.id, "status")) == 1
-    assert len(_updates(url, seen.id, "responsible")) == 1
+    assert len(_updates(url, seen.investigation_id, "status")) == 1
+    assert len(_updates(url, seen.investigation_id, "responsible")) == 1
     assert _ct(contexts["navigator"], case_id).version == seen.version + 1
 
 

@@ -16,7 +16,7 @@ from cupboard.db import unit_of_work
 from cupboard.errors import PermissionDeniedError
 from cupboard.models import Base, Decision, Investigation
 from cupboard.permissions import PERMISSIONS, ROLES, allowed_actions, may
-from cupboard.services import accounts, audit_trail, interop, reading, settings
+from cupboard.services import accounts, audit_trail, case_record, interop, settings
 from cupboard.services.cases import Referral, register_referral, update_case
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, record_decision, update_follow_up
@@ -72,7 +72,7 @@ def _referral_csv() -> bytes:
 # action -> how a user of any role attempts it. Each call is repeatable (fresh versions,
 # unique names), so that every allowed role can succeed in turn.
 CALLS: dict[str, Callable[[ServiceContext, Board], object]] = {
-    "view_cases": lambda ctx, b: reading.case_header(ctx, b.case_id),
+    "view_cases": lambda ctx, b: case_record.case_header(ctx, b.case_id),
     "register_referral": lambda ctx, b: register_referral(
         ctx,
         Referral(

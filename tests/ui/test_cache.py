@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from cupboard.db import get_engine
 from cupboard.errors import PermissionDeniedError
-from cupboard.services import reading
+from cupboard.services import case_record
 from cupboard.services.context import ServiceContext
 from cupboard.services.workup import update_investigation
 from cupboard.ui.cache import DATA_VERSION_WINDOW, cached_read, data_version
@@ -35,9 +35,9 @@ def test_every_write_changes_the_data_version_and_a_read_does_not(
     url = nav.database_url
     case_id = make_case()
     before = data_version(url)
-    rows = reading.investigations(nav, case_id)  # reads leave it alone
+    rows = case_record.workup(nav, case_id)  # reads leave it alone
     assert data_version(url) == before
-    update_investigation(nav, rows[0].id, rows[0].version, {"status": "requested"})
+    update_investigation(nav, rows[0].investigation_id, rows[0].version, {"status": "requested"})
     after = data_version(url)
     assert after > before
     make_case()
@@ -95,14 +95,14 @@ def test_a_cached_read_runs_once_until_someone_writes(
     @cached_read()
     def statuses(ctx: ServiceContext, case_id: int) -> dict[str, str]:
         calls.append(case_id)
-        return {r.code: r.status for r in reading.investigations(ctx, case_id)}
+        return {r.code: r.status for r in case_record.workup(ctx, case_id)}
 
     first = statuses(nav, case_id)
     assert statuses(nav, case_id) == first
     assert statuses(onc, case_id=case_id) == first  # shared by users, same key
     assert calls == [case_id]
-    row = reading.investigations(onc, case_id)[0]
-    update_investigation(onc, row.id, row.version, {"status": "requested"})
+    row = case_record.workup(onc, case_id)[0]
+    update_investigation(onc, row.investigation_id, row.version, {"status": "requested"})
     fresh = statuses(nav, case_id)
     assert calls == [case_id, case_id]
     assert fresh[row.code] == "requested" != first[row.code]
@@ -168,7 +168,7 @@ def test_sessions_reading_at_once_get_the_same_answer(
 
     @cached_read()
     def codes(ctx: ServiceContext, case_id: int) -> list[str]:
-        return sorted(r.code for r in reading.investigations(ctx, case_id))
+        return sorted(r.code for r in case_record.workup(ctx, case_id))
 
     results: list[list[str]] = []
     threads = [
