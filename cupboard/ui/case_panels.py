@@ -221,9 +221,9 @@ def _before_mdt(row: WorkupRow) -> str:
 
 
 def _text_column(values: list[str]) -> Any:
-    # pandas' own string dtype: Arrow-backed, so the editor sends it without
-    # inspecting each Python object (no cell is None here: empty text is "").
-    return pd.array(values, dtype="str")
+    # A plain object array: the quickest to build, and the editor converts it as fast
+    # as pandas' Arrow-backed strings (measured, issue 8). No cell is None: empty is "".
+    return np.array(values, dtype=object)
 
 
 def workup_frame(rows: Sequence[WorkupRow]) -> pd.DataFrame:
