@@ -112,6 +112,7 @@ if workup_tab.open:
         # The record was read in this run: the section shows its workup, not a
         # second read (a rerun of the section alone reads afresh).
         panels.offer_workup(case_id, record.workup)
+        panels.workup_filter(case_id)
         panels.workup_panel(ctx, case_id, record.profile)
 if findings_tab.open:
     with findings_tab:

@@ -82,20 +82,20 @@ def update_investigation(
     today = today or dt.date.today()
     cleaned = validate_investigation_changes(changes, today)
     with unit_of_work(ctx.database_url) as session:
-        return _update(session, ctx, investigation_id, seen_version, cleaned, today)
+        row = session.get(Investigation, investigation_id)
+        if row is None:
+            raise NotFoundError("investigation", investigation_id)
+        return _update(session, ctx, row, seen_version, cleaned, today)
 
 
 def _update(
     session: Session,
     ctx: ServiceContext,
-    investigation_id: int,
+    row: Investigation,
     seen_version: int,
     cleaned: dict[str, Any],
     today: dt.date,
 ) -> dict[str, tuple[Any, Any]]:
-    row = session.get(Investigation, investigation_id)
-    if row is None:
-        raise NotFoundError("investigation", investigation_id)
     status = cleaned.get("status")
     date_field = STATUS_DATE_FIELD.get(status or "")
     if date_field and date_field not in cleaned and getattr(row, date_field) is None:
@@ -176,7 +176,7 @@ def _update_of_case(
     row = session.get(Investigation, edit.investigation_id)
     if row is None or row.case_id != case_id:
         raise NotFoundError("investigation", edit.investigation_id)
-    _update(session, ctx, edit.investigation_id, edit.seen_version, cleaned, today)
+    _update(session, ctx, row, edit.seen_version, cleaned, today)
 
 
 def _read_back(session: Session, case_id: int) -> tuple[InvestigationRow, ...]:

@@ -378,6 +378,37 @@ def workup_gaps(rows: Sequence[WorkupRow], *, compact: bool = False) -> None:
     )
 
 
+# How the editor shows each column (plain data, made once: Streamlit copies it per use).
+WORKUP_COLUMNS: dict[str, Any] = {
+    "Investigation": st.column_config.TextColumn(disabled=True, pinned=True, width=250),
+    "Before MDT": st.column_config.TextColumn(disabled=True, width=100),
+    "Status": st.column_config.SelectboxColumn(
+        options=list(INVESTIGATION_STATUS_CODES),
+        format_func=INVESTIGATION_STATUS_LABELS.__getitem__,
+        required=True,
+        width=120,
+    ),
+    **{
+        column: st.column_config.DateColumn(format="YYYY-MM-DD", width=105)
+        for column in _WORKUP_DATES
+    },
+    "Result": st.column_config.TextColumn(max_chars=10_000, width="large"),
+    "Responsible": st.column_config.TextColumn(max_chars=120),
+    "Why required": st.column_config.TextColumn(disabled=True),
+}
+
+
+def workup_filter(case_id: int) -> None:
+    """Above the workup section, outside its fragment: a rerun of the section (every
+    edit and save) then does not redraw it; toggling it reruns the page, rarely."""
+    st.toggle(
+        "Show investigations not indicated",
+        key=f"workup_all_{case_id}",
+        help="Conditional investigations start as 'not indicated' until the presentation "
+        "calls for them.",
+    )
+
+
 @st.fragment
 def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None = None) -> None:
     """Every investigation that applies, with status, dates and result. A navigator
@@ -392,12 +423,6 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
     show_flash(f"workup_{case_id}")
     workup_gaps(rows)
     editable = may(ctx.actor.role, "update_investigation")
-    st.toggle(
-        "Show investigations not indicated",
-        key=f"workup_all_{case_id}",
-        help="Conditional investigations start as 'not indicated' until the presentation "
-        "calls for them.",
-    )
     show_all = bool(st.session_state.get(f"workup_all_{case_id}", False))
     pending = st.session_state.get(editor_key, {}).get("edited_rows")
     snapshot = st.session_state.get(snapshot_key)
@@ -408,37 +433,24 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
         st.session_state[snapshot_key] = snapshot
     visible = snapshot["rows"]
     frame = workup_frame(visible)
-    column_config: dict[str, Any] = {
-        "Investigation": st.column_config.TextColumn(disabled=True, pinned=True, width=250),
-        "Before MDT": st.column_config.TextColumn(disabled=True, width=100),
-        "Status": st.column_config.SelectboxColumn(
-            options=list(INVESTIGATION_STATUS_CODES),
-            format_func=INVESTIGATION_STATUS_LABELS.__getitem__,
-            required=True,
-            width=120,
-        ),
-        **{
-            column: st.column_config.DateColumn(format="YYYY-MM-DD", width=105)
-            for column in _WORKUP_DATES
-        },
-        "Result": st.column_config.TextColumn(max_chars=10_000, width="large"),
-        "Responsible": st.column_config.TextColumn(max_chars=120),
-        "Why required": st.column_config.TextColumn(disabled=True),
-    }
     if not editable:
-        st.dataframe(frame, hide_index=True, column_config=column_config, placeholder="")
+        st.dataframe(frame, hide_index=True, column_config=WORKUP_COLUMNS, placeholder="")
         return
     st.data_editor(
         frame,
         key=editor_key,
         hide_index=True,
         placeholder="",
-        column_config=column_config,
+        column_config=WORKUP_COLUMNS,
         disabled=["Investigation", "Before MDT", "Why required"],
     )
     changes = workup_changes(visible, st.session_state.get(editor_key, {}).get("edited_rows", {}))
-    cols = st.columns([2, 5], vertical_alignment="center")
-    cols[0].button(
+    if changes:
+        st.caption(
+            f"{len(changes)} investigation(s) changed, not saved yet. A status change "
+            "stamps today's date when none is given; 'booked' needs the appointment date."
+        )
+    st.button(
         "Save workup changes",
         key=f"workup_save_{case_id}",
         type="primary",
@@ -446,11 +458,6 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
         on_click=_save_workup,
         args=(ctx, case_id, profile),
     )
-    if changes:
-        cols[1].caption(
-            f"{len(changes)} investigation(s) changed, not saved yet. A status change "
-            "stamps today's date when none is given; 'booked' needs the appointment date."
-        )
 
 
 # ---------------------------------------------------------------------------------
