@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,13 @@ from cupboard.startup import demo_mode, prepare_database
 from cupboard.ui.text import escape_markdown
 
 ACTOR_KEY = "cupboard_actor"
+# Sign-out after a while without a click: a shared screen in the meeting room or a ward
+# computer must not stay signed in for whoever sits down next. Only the user's own
+# actions count (a run of the page); meeting mode's ticking timers do not.
+ENV_IDLE_MINUTES = "CUPBOARD_IDLE_MINUTES"
+DEFAULT_IDLE_MINUTES = 30
+LAST_ACTIVITY_KEY = "cupboard_last_activity"
+IDLE_NOTICE_KEY = "cupboard_signed_out_idle"
 OIDC_REFUSAL_KEY = "cupboard_oidc_refusal"
 APP_TITLE = "cupboard · CUP tumour board"
 ENV_LOCAL_SIGN_IN = "CUPBOARD_LOCAL_SIGN_IN"
@@ -52,14 +60,33 @@ def configure_page() -> None:
 _checked_this_run = threading.local()
 
 
+def idle_timeout_minutes() -> int:
+    """Minutes without a click before a session is signed out (0: never)."""
+    raw = os.environ.get(ENV_IDLE_MINUTES, "").strip()
+    if not raw:
+        return DEFAULT_IDLE_MINUTES
+    if not raw.isdigit():
+        raise ValueError(
+            f"{ENV_IDLE_MINUTES}: give whole minutes (0 turns the sign-out off), not {raw!r}"
+        )
+    return int(raw)
+
+
 def current_actor() -> Actor | None:
     """The signed-in user as the database knows them now, or None.
 
     Re-read on every run, so an administrator's role change or deactivation takes
-    effect at the user's next click; a deactivated user is signed out.
+    effect at the user's next click; a deactivated user is signed out, and so is a
+    session left without a click for longer than the idle timeout.
     """
     actor = st.session_state.get(ACTOR_KEY)
     if not isinstance(actor, Actor):
+        return None
+    now = time.time()
+    minutes = idle_timeout_minutes()
+    last = st.session_state.get(LAST_ACTIVITY_KEY)
+    if minutes and isinstance(last, float) and now - last > minutes * 60:
+        _sign_out_idle(minutes)
         return None
     fresh = signed_in_actor(database_url(), actor.user_id, allow_demo=demo_mode())
     if fresh is None:
@@ -67,7 +94,18 @@ def current_actor() -> Actor | None:
         return None
     if fresh != actor:
         st.session_state[ACTOR_KEY] = fresh
+    st.session_state[LAST_ACTIVITY_KEY] = now
     return fresh
+
+
+def _sign_out_idle(minutes: int) -> None:
+    """Forget the session (and leave the identity provider, which would otherwise sign
+    the user straight back in); the sign-in form says why."""
+    leave_provider = _identity_provider_signed_in()
+    _forget_session()
+    st.session_state[IDLE_NOTICE_KEY] = minutes
+    if leave_provider:
+        st.logout()
 
 
 def check_actor_for_this_run() -> Actor | None:
@@ -204,6 +242,13 @@ def render_sign_in(url: str) -> None:
     """The sign-in form. Shows no patient data."""
     st.title("cupboard")
     st.caption("Tumour board for Cancer of Unknown Primary. Sign in to continue.")
+    idle_minutes = st.session_state.get(IDLE_NOTICE_KEY)
+    if isinstance(idle_minutes, int):
+        st.info(
+            f"You were signed out after {idle_minutes} minutes without activity. "
+            "Sign in again to continue.",
+            icon=":material/lock_clock:",
+        )
     _render_single_sign_on()
     if not local_sign_in_enabled():
         return
