@@ -76,6 +76,23 @@ class User(Base):
     )
 
 
+class SignInThrottle(Base):
+    """Failed local sign-ins for usernames that have no local account (no password).
+
+    Such failures are slowed down exactly like a real account's, so the answers do
+    not tell which usernames exist. The key is the SHA-256 of the normalised
+    username, never the text itself: people type passwords into the username field.
+    Rows quiet for a day are deleted (cupboard/services/accounts.py).
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Patient(Base):
     __tablename__ = "patients"
 

@@ -1,5 +1,9 @@
 """User accounts: local sign-in (argon2 hashes), OIDC mapping, roles, throttling.
 
+Failures for usernames without a local account are throttled the same way in
+``sign_in_throttles`` (keyed by a digest of the username), so the answers do not
+tell which usernames exist.
+
 Sign-in bookkeeping (failed-attempt counter, last sign-in) is written with plain
 UPDATE statements, not through the ORM, so it never bumps a user's ``version``: an
 administrator editing an account is not told of a conflict because someone mistyped
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import math
 import re
 from collections.abc import Callable
@@ -19,14 +24,15 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
 from cupboard.errors import CupboardError, NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DISCIPLINES
-from cupboard.models import User, utcnow
+from cupboard.models import SignInThrottle, User, utcnow
 from cupboard.permissions import ROLES, Actor
 from cupboard.services.audit import apply_update, record_creation, record_event
 from cupboard.services.context import ServiceContext
@@ -42,6 +48,8 @@ MAX_PASSWORD_LENGTH = 1024
 FREE_ATTEMPTS = 3
 MAX_LOCKOUT_SECONDS = 15 * 60
 WRONG_CREDENTIALS = "Wrong username or password."
+# Throttle rows of usernames without an account are forgotten after a quiet day.
+THROTTLE_RETENTION = dt.timedelta(days=1)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -61,17 +69,28 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
+def _retry_wait(failed_count: int, last_failed_at: dt.datetime | None, now: dt.datetime) -> int:
+    """Seconds to wait after ``failed_count`` failures, the last at ``last_failed_at``."""
+    wait = lockout_seconds(failed_count)
+    if not wait or last_failed_at is None:
+        return 0
+    remaining = _aware(last_failed_at) + dt.timedelta(seconds=wait) - now
+    return max(0, math.ceil(remaining.total_seconds()))
+
+
 def seconds_until_retry(user: User, now: dt.datetime) -> int:
     """How long this account must wait before the next attempt (0: it may try now)."""
-    wait = lockout_seconds(user.failed_login_count)
-    if not wait or user.last_failed_login_at is None:
-        return 0
-    remaining = _aware(user.last_failed_login_at) + dt.timedelta(seconds=wait) - now
-    return max(0, math.ceil(remaining.total_seconds()))
+    return _retry_wait(user.failed_login_count, user.last_failed_login_at, now)
 
 
 def _too_many(seconds: int) -> str:
     return f"Too many failed sign-ins. Try again in {seconds} seconds."
+
+
+def _failure_message(failures: int) -> str:
+    """The refusal for a wrong password that brings the count to ``failures``."""
+    wait = lockout_seconds(failures)
+    return f"{WRONG_CREDENTIALS} {_too_many(wait)}" if wait else WRONG_CREDENTIALS
 
 
 def actor_of(user: User) -> Actor:
@@ -204,6 +223,73 @@ def _bookkeeping(session: Session, user_id: int, **values: Any) -> None:
     )
 
 
+def username_digest(username: str) -> str:
+    """The throttle key of a normalised username: what was typed is never stored."""
+    return hashlib.sha256(username.encode("utf-8")).hexdigest()
+
+
+def _upsert(session: Session) -> postgresql.Insert | sqlite.Insert:
+    """INSERT ... ON CONFLICT for the session's database (SQLite or PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(SignInThrottle)
+    if dialect == "sqlite":
+        return sqlite.insert(SignInThrottle)
+    raise NotImplementedError(f"sign-in throttling does not support {dialect}")
+
+
+def _refuse_without_account(
+    session: Session, username: str, password: str, now: dt.datetime
+) -> str:
+    """A sign-in for a username with no local account (or no password): refused
+    exactly as a real account's wrong password would be, with the same waits.
+
+    Returns the refusal once the failure is counted (the caller commits, then
+    raises it); raises at once, writing nothing, while a wait is running.
+    """
+    digest = username_digest(username)
+    # Create the row, or take its write lock if it exists (a no-op update), before
+    # reading it: like the account row, attempts made in parallel are counted one
+    # after another and cannot slip past the wait. On PostgreSQL a second inserter
+    # of the same key waits at the unique index until the first one commits.
+    insert = _upsert(session).values(username_digest=digest, failed_count=0, last_failed_at=now)
+    failed_count, last_failed_at = session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[SignInThrottle.username_digest],
+            set_={"failed_count": SignInThrottle.failed_count},
+        ).returning(SignInThrottle.failed_count, SignInThrottle.last_failed_at)
+    ).one()
+    remaining = _retry_wait(failed_count, last_failed_at, now)
+    if remaining:
+        # As for an account: refused before the password is looked at (no hashing,
+        # so the answer takes as long), and not counted.
+        raise SignInRefusedError(_too_many(remaining))
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_DUMMY_HASH, password or "-")
+    # Forget usernames nobody has tried for a day (this one too: it starts again at
+    # one). Rows other sign-ins hold locked are left for the next clean-up, so that
+    # two clean-ups never wait for each other (SQLite ignores FOR UPDATE; its
+    # writers run one at a time anyway).
+    stale = (
+        select(SignInThrottle.id)
+        .where(SignInThrottle.last_failed_at < now - THROTTLE_RETENTION)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(SignInThrottle)
+        .where(SignInThrottle.id.in_(stale.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    insert = _upsert(session).values(username_digest=digest, failed_count=1, last_failed_at=now)
+    failures = session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[SignInThrottle.username_digest],
+            set_={"failed_count": SignInThrottle.failed_count + 1, "last_failed_at": now},
+        ).returning(SignInThrottle.failed_count)
+    ).scalar_one()
+    return _failure_message(failures)
+
+
 def authenticate(
     url: str,
     username: str,
@@ -235,44 +321,42 @@ def authenticate(
         )
         user = session.scalar(select(User).where(User.username == username))
         if user is None or user.password_hash is None:
-            with contextlib.suppress(VerificationError, InvalidHashError):
-                _hasher.verify(_DUMMY_HASH, password or "-")
-            raise SignInRefusedError(WRONG_CREDENTIALS)
-        remaining = seconds_until_retry(user, now)
-        if remaining:
-            # Refused before the password is even looked at: a right guess during the
-            # wait is as useless as a wrong one.
-            raise SignInRefusedError(_too_many(remaining))
-        try:
-            _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            # Counted and audited in this transaction, which commits; refused after it.
-            failures = user.failed_login_count + 1
-            _bookkeeping(
-                session,
-                user.id,
-                failed_login_count=User.failed_login_count + 1,
-                last_failed_login_at=now,
-            )
-            record_event(session, actor_of(user), "sign_in_refused", "user", user.id)
-            wait = lockout_seconds(failures)
-            refusal = f"{WRONG_CREDENTIALS} {_too_many(wait)}" if wait else WRONG_CREDENTIALS
+            refusal = _refuse_without_account(session, username, password, now)
         else:
-            if not user.is_active:
-                refusal = "This account is disabled. Ask an administrator."
-            elif user.is_demo and not allow_demo:
-                refusal = "Demo accounts can sign in only when cupboard runs in demo mode."
-            if refusal is not None:
-                record_event(
-                    session, actor_of(user), "sign_in_refused", "user", user.id, reason=refusal
+            remaining = seconds_until_retry(user, now)
+            if remaining:
+                # Refused before the password is even looked at: a right guess during the
+                # wait is as useless as a wrong one.
+                raise SignInRefusedError(_too_many(remaining))
+            try:
+                _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                # Counted and audited in this transaction, which commits; refused after it.
+                failures = user.failed_login_count + 1
+                _bookkeeping(
+                    session,
+                    user.id,
+                    failed_login_count=User.failed_login_count + 1,
+                    last_failed_login_at=now,
                 )
+                record_event(session, actor_of(user), "sign_in_refused", "user", user.id)
+                refusal = _failure_message(failures)
             else:
-                changes: dict[str, Any] = {"failed_login_count": 0, "last_login_at": now}
-                if _hasher.check_needs_rehash(user.password_hash):
-                    changes["password_hash"] = _hasher.hash(password)
-                _bookkeeping(session, user.id, **changes)
-                record_event(session, actor_of(user), "sign_in", "user", user.id)
-                actor = actor_of(user)
+                if not user.is_active:
+                    refusal = "This account is disabled. Ask an administrator."
+                elif user.is_demo and not allow_demo:
+                    refusal = "Demo accounts can sign in only when cupboard runs in demo mode."
+                if refusal is not None:
+                    record_event(
+                        session, actor_of(user), "sign_in_refused", "user", user.id, reason=refusal
+                    )
+                else:
+                    changes: dict[str, Any] = {"failed_login_count": 0, "last_login_at": now}
+                    if _hasher.check_needs_rehash(user.password_hash):
+                        changes["password_hash"] = _hasher.hash(password)
+                    _bookkeeping(session, user.id, **changes)
+                    record_event(session, actor_of(user), "sign_in", "user", user.id)
+                    actor = actor_of(user)
     if refusal is not None or actor is None:
         raise SignInRefusedError(refusal or WRONG_CREDENTIALS)
     return actor
