@@ -213,11 +213,15 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def _before_mdt(row: WorkupRow) -> str:
+    """Whether the guidance needs it before the MDT, and why, in one cell: the flag
+    and its reason side by side (one column fewer to draw on every save, issue 8)."""
     if row.missing_before_mdt:
-        return "⚠ missing"
-    if row.required:
-        return "✓ required"
-    return ""
+        flag = "⚠ missing"
+    elif row.required:
+        flag = "✓ required"
+    else:
+        return ""
+    return f"{flag}: {row.required_reason}" if row.required_reason else flag
 
 
 def _text_column(values: list[str]) -> Any:
@@ -243,7 +247,6 @@ def workup_frame(rows: Sequence[WorkupRow]) -> pd.DataFrame:
                 column: _text_column([getattr(r, field) or "" for r in rows])
                 for column, field in _WORKUP_TEXTS.items()
             },
-            "Why required": _text_column([r.required_reason or "" for r in rows]),
         }
     )
 
@@ -381,7 +384,11 @@ def workup_gaps(rows: Sequence[WorkupRow], *, compact: bool = False) -> None:
 # How the editor shows each column (plain data, made once: Streamlit copies it per use).
 WORKUP_COLUMNS: dict[str, Any] = {
     "Investigation": st.column_config.TextColumn(disabled=True, pinned=True, width=250),
-    "Before MDT": st.column_config.TextColumn(disabled=True, width=100),
+    "Before MDT": st.column_config.TextColumn(
+        disabled=True,
+        width=230,
+        help="Required for this presentation by the guidance, and why; ⚠ still missing",
+    ),
     "Status": st.column_config.SelectboxColumn(
         options=list(INVESTIGATION_STATUS_CODES),
         format_func=INVESTIGATION_STATUS_LABELS.__getitem__,
@@ -394,7 +401,6 @@ WORKUP_COLUMNS: dict[str, Any] = {
     },
     "Result": st.column_config.TextColumn(max_chars=10_000, width="large"),
     "Responsible": st.column_config.TextColumn(max_chars=120),
-    "Why required": st.column_config.TextColumn(disabled=True),
 }
 
 
@@ -442,7 +448,7 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
         hide_index=True,
         placeholder="",
         column_config=WORKUP_COLUMNS,
-        disabled=["Investigation", "Before MDT", "Why required"],
+        disabled=["Investigation", "Before MDT"],
     )
     changes = workup_changes(visible, st.session_state.get(editor_key, {}).get("edited_rows", {}))
     if changes:
