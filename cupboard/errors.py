@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from typing import Any
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+from cupboard.stored_values import display_value
 
 
 class CupboardError(Exception):
@@ -59,7 +56,7 @@ class ConflictError(CupboardError):
         self.missed = missed
         detail = "; ".join(
             f"{m.by} changed {(m.field or 'it').replace('_', ' ')} from "
-            f"{readable_value(m.before)} to {readable_value(m.after)} at {m.at}"
+            f"{display_value(m.before)} to {display_value(m.after)} at {m.at}"
             for m in missed
         )
         message = (
@@ -67,29 +64,3 @@ class ConflictError(CupboardError):
             "since you opened it, so nothing was saved. Reload to see the latest version"
         )
         super().__init__(f"{message}. {detail}." if detail else f"{message}.")
-
-
-def readable_value(stored: str | None) -> str:
-    """An audited value (JSON, as the audit trail stores it) as a person reads it:
-    ``(empty)`` for nothing, text in quotes, dates and numbers plain, lists joined."""
-    if stored is None:
-        return "(empty)"
-    try:
-        value = json.loads(stored)
-    except ValueError:
-        return stored
-    return _readable(value)
-
-
-def _readable(value: Any) -> str:
-    if value is None or value == "" or value == []:
-        return "(empty)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return value if _ISO_DATE.match(value) else f'"{value}"'
-    if isinstance(value, list):
-        return ", ".join(_readable(item) for item in value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)

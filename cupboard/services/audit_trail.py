@@ -8,7 +8,6 @@ plain text for the screen: the page renders them as text, never as markup.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -19,10 +18,10 @@ from cupboard.errors import ValidationError
 from cupboard.models import AuditEvent, Base
 from cupboard.permissions import may
 from cupboard.services.context import ServiceContext
+from cupboard.stored_values import EMPTY, display_value
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-EMPTY = "(empty)"
 
 # Events about accounts (sign-ins, role changes) are for administrators only.
 ACCOUNT_ENTITY = "user"
@@ -103,34 +102,6 @@ class AuditPage:
     rows: list[AuditRow]
     # Pass as ``before_id`` for the next (older) page; None when this is the last.
     next_before_id: int | None
-
-
-def display_value(raw: str | None) -> str:
-    """A stored JSON value as text a person reads: strings bare, records as
-    ``key: value`` pairs, nothing as "(empty)". Never markup."""
-    if raw is None:
-        return EMPTY
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return raw
-    return _plain(value)
-
-
-def _plain(value: object) -> str:
-    if value is None or value == "" or value == []:
-        return EMPTY
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return ", ".join(_plain(item) for item in value)
-    if isinstance(value, dict):
-        return "; ".join(
-            f"{key}: {_plain(item)}" for key, item in value.items() if item not in (None, "", [])
-        )
-    return str(value)
 
 
 def validate_filter(raw: AuditFilter, ctx: ServiceContext) -> AuditFilter:

@@ -83,7 +83,7 @@ def test_second_of_two_sessions_gets_a_conflict_naming_the_change(
 
     message = str(conflict.value)
     assert "nothing was saved" in message
-    assert 'test-navigator changed result text from (empty) to "A"' in message
+    assert "test-navigator changed result text from (empty) to A " in message
     assert [(m.field, m.by) for m in conflict.value.missed] == [("result_text", "test-navigator")]
     assert _ct(nurse, case_id).result_text == "A"
     [only] = _updates(nurse.database_url, seen_by_nurse.investigation_id, "result_text")
