@@ -46,7 +46,7 @@ from cupboard.fhir import (
     case_bundle,
     record_from_bundle,
 )
-from cupboard.guidance import CaseProfile, assess_case
+from cupboard.guidance import CaseProfile, favourable_subtype
 from cupboard.importing import (
     MAX_FILE_BYTES,
     MalformedFileError,
@@ -77,8 +77,10 @@ from cupboard.models import (
     utcnow,
 )
 from cupboard.permissions import Actor
+from cupboard.services import queue
 from cupboard.services.accounts import actor_of
 from cupboard.services.audit import record_creation, record_event
+from cupboard.services.case_record import ProfileBatch, load_profiles
 from cupboard.services.cases import (
     Referral,
     add_referral,
@@ -954,79 +956,32 @@ def commit_fhir_import(
 # Cohort and queue exports
 
 
-@dataclass
-class _Findings:
-    """What the guidance needs per case, read in bulk."""
+# The clinical columns come from the pages' readers, so that an export never disagrees
+# with the screens: the cohort's histology, latest ECOG and favourable subtype from the
+# profiles of case_record.load_profiles (as the MDT queue and the case page build them),
+# the agenda's rows from queue.meeting_queue (what the MDT queue page lists).
 
-    histology: dict[int, str]
-    ihc: dict[int, dict[str, str]]
-    serum: dict[int, dict[str, float]]
-    molecular: dict[int, MolecularReport]
-    ecog: dict[int, int]
-
-
-def _latest_by_case(rows: Iterable[Any], key: Any) -> dict[int, Any]:
-    latest: dict[int, Any] = {}
-    for row in sorted(rows, key=key):
-        latest[row.case_id] = row
-    return latest
+# load_profiles reads each table with one IN list of case ids; the cohort is read in
+# chunks of this many cases, so that no statement exceeds a driver's parameter limit.
+_PROFILE_CHUNK = 500
 
 
-def _findings(session: Session, case_ids: Sequence[int]) -> _Findings:
-    def rows(model: Any) -> list[Any]:
-        found: list[Any] = []
-        for start in range(0, len(case_ids), 500):
-            chunk = case_ids[start : start + 500]
-            found.extend(session.scalars(select(model).where(model.case_id.in_(chunk))))
-        return found
-
-    pathology = _latest_by_case(rows(PathologyReport), lambda r: (r.reported_on, r.id))
-    ihc: dict[int, dict[str, str]] = defaultdict(dict)
-    for r in sorted(rows(IhcResult), key=lambda r: (r.reported_on, r.id)):
-        ihc[r.case_id][r.marker] = r.result
-    serum: dict[int, dict[str, float]] = defaultdict(dict)
-    for r in sorted(rows(SerumMarkerResult), key=lambda r: (r.measured_on, r.id)):
-        serum[r.case_id][r.marker] = r.value
-    molecular = _latest_by_case(rows(MolecularReport), lambda r: (r.reported_on, r.id))
-    ecog = {
-        case_id: row.score
-        for case_id, row in _latest_by_case(
-            rows(EcogObservation), lambda r: (r.observed_on, r.id)
-        ).items()
-    }
-    return _Findings({k: r.histology for k, r in pathology.items()}, ihc, serum, molecular, ecog)
-
-
-def _favourable_subtype(case: Case, patient: Patient, findings: _Findings) -> str | None:
-    """The guidance's favourable subtype, if the findings so far show one [ESMO23]."""
-    molecular = findings.molecular.get(case.id)
-    profile = CaseProfile(
-        sex=patient.sex,
-        age=age_on(patient.date_of_birth, case.pathway_start),
-        histology=findings.histology.get(case.id),
-        sites=tuple(case.metastatic_sites or ()),
-        bone_pattern=case.bone_pattern,
-        lesions=case.lesion_count,
-        ihc=findings.ihc.get(case.id, {}),
-        serum=findings.serum.get(case.id, {}),
-        msi=molecular.msi_status if molecular else None,
-        mmr=molecular.mmr_status if molecular else None,
-        tmb=molecular.tmb if molecular else None,
-        pdl1_tps=molecular.pdl1_tps if molecular else None,
-        pdl1_cps=molecular.pdl1_cps if molecular else None,
-        alterations=tuple(molecular.alterations or ()) if molecular else (),
-        tissue_of_origin=molecular.tissue_of_origin_site if molecular else None,
-        tissue_of_origin_confidence=molecular.tissue_of_origin_confidence if molecular else None,
-        ecog=findings.ecog.get(case.id),
-    )
-    subtype = assess_case(profile).favourable_subtype
-    return subtype.code if subtype else None
+def _profiles(session: Session, case_ids: Sequence[int], today: dt.date) -> ProfileBatch:
+    """:func:`~cupboard.services.case_record.load_profiles` for any number of cases."""
+    profiles: dict[int, CaseProfile] = {}
+    workup: dict[int, dict[str, str]] = {}
+    latest: dict[int, tuple[int, dt.date]] = {}
+    for start in range(0, len(case_ids), _PROFILE_CHUNK):
+        batch = load_profiles(session, case_ids[start : start + _PROFILE_CHUNK], today)
+        profiles.update(batch.profiles)
+        workup.update(batch.workup)
+        latest.update(batch.latest_ecog)
+    return ProfileBatch(profiles, workup, latest)
 
 
 def _cohort_rows(session: Session, today: dt.date) -> list[CohortRow]:
     pairs = list(session.execute(select(Case, Patient).join(Patient).order_by(Case.id)))
-    case_ids = [case.id for case, _ in pairs]
-    findings = _findings(session, case_ids)
+    batch = _profiles(session, [case.id for case, _ in pairs], today)
     decisions: dict[int, list[Decision]] = defaultdict(list)
     for decision in session.scalars(
         select(Decision)
@@ -1043,6 +998,12 @@ def _cohort_rows(session: Session, today: dt.date) -> list[CohortRow]:
         meetings[case_id].append(meeting_date)
     result = []
     for case, patient in pairs:
+        profile = batch.profiles[case.id]
+        # The subtype assess_case names (guidance_for(profile).favourable_subtype, as
+        # on the queue and the case page), without the rest of the assessment: the
+        # same function the analytics page counts subtypes with.
+        subtype = favourable_subtype(profile)
+        ecog = batch.latest_ecog.get(case.id)
         made = decisions.get(case.id, [])
         first = made[0] if made else None
         started = [d.treatment_started_on for d in made if d.treatment_started_on]
@@ -1062,9 +1023,9 @@ def _cohort_rows(session: Session, today: dt.date) -> list[CohortRow]:
                 diagnostic_stage=case.diagnostic_stage,
                 metastatic_sites=tuple(case.metastatic_sites or ()),
                 lesion_count=case.lesion_count,
-                histology=findings.histology.get(case.id),
-                favourable_subtype=_favourable_subtype(case, patient, findings),
-                latest_ecog=findings.ecog.get(case.id),
+                histology=profile.histology,
+                favourable_subtype=subtype.code if subtype else None,
+                latest_ecog=ecog[0] if ecog else None,
                 first_mdt_date=discussed[0] if discussed else None,
                 mdt_discussions=len(discussed),
                 first_decision_date=first.decided_on if first else None,
@@ -1085,49 +1046,78 @@ def cohort_rows(ctx: ServiceContext, today: dt.date | None = None) -> list[Cohor
         return _cohort_rows(session, today or dt.date.today())
 
 
-def _queue_rows(session: Session, meeting_id: int, today: dt.date) -> list[QueueRow]:
-    if session.get(MdtMeeting, meeting_id) is None:
-        raise NotFoundError("meeting", meeting_id)
-    items = list(
-        session.execute(
-            select(AgendaItem, Case, Patient)
-            .join(Case, AgendaItem.case_id == Case.id)
+@dataclass(frozen=True)
+class _AgendaExtras:
+    """The exported columns the MDT queue page does not show, read for its rows."""
+
+    patients: dict[int, tuple[str, str, dt.date, str]]  # case: mrn, name, born, stage
+    histology: dict[int, str | None]  # case: the latest report's, from its profile
+    presented_by: dict[int, str | None]  # agenda item: who presents the case
+
+
+def _agenda_extras(
+    session: Session, shown: Sequence[queue.QueueRow], today: dt.date
+) -> _AgendaExtras:
+    case_ids = [row.case_id for row in shown]
+    item_ids = [row.agenda_item_id for row in shown if row.agenda_item_id is not None]
+    patients = {
+        case_id: (mrn, name, born, stage)
+        for case_id, mrn, name, born, stage in session.execute(
+            select(Case.id, Patient.mrn, Patient.name, Patient.date_of_birth, Case.diagnostic_stage)
             .join(Patient, Case.patient_id == Patient.id)
-            .where(AgendaItem.meeting_id == meeting_id)
-            .order_by(AgendaItem.position, AgendaItem.id)
+            .where(Case.id.in_(case_ids))
         )
-    )
-    findings = _findings(session, [case.id for _, case, _ in items])
-    return [
-        QueueRow(
-            position=item.position,
-            case_id=case.id,
-            pseudonym=patient.pseudonym,
-            mrn=patient.mrn,
-            name=patient.name,
-            date_of_birth=patient.date_of_birth,
-            age=age_on(patient.date_of_birth, today),
-            sex=patient.sex,
-            metastatic_sites=tuple(case.metastatic_sites or ()),
-            status=case.status,
-            diagnostic_stage=case.diagnostic_stage,
-            days_since_pathway_start=(today - case.pathway_start).days,
-            histology=findings.histology.get(case.id),
-            favourable_subtype=_favourable_subtype(case, patient, findings),
-            latest_ecog=findings.ecog.get(case.id),
-            question=item.question,
-            presented_by=item.presented_by,
+    }
+    presented_by = {
+        item_id: presenter
+        for item_id, presenter in session.execute(
+            select(AgendaItem.id, AgendaItem.presented_by).where(AgendaItem.id.in_(item_ids))
         )
-        for item, case, patient in items
-    ]
+    }
+    profiles = load_profiles(session, case_ids, today).profiles
+    histology = {case_id: profile.histology for case_id, profile in profiles.items()}
+    return _AgendaExtras(patients, histology, presented_by)
 
 
 def queue_rows(
     ctx: ServiceContext, meeting_id: int, today: dt.date | None = None
 ) -> list[QueueRow]:
-    ctx.require("view_cases")
+    """A meeting's agenda as the MDT queue page lists it (:func:`queue.meeting_queue`,
+    unfiltered: order, position, status, age, days, latest ECOG, favourable subtype,
+    question), with the columns that page does not show (identifiers, diagnostic
+    stage, histology, presenter) read for its cases afterwards."""
+    today = today or dt.date.today()
+    shown = queue.meeting_queue(ctx, meeting_id, today=today)  # checks view_cases
+    if not shown:
+        return []
     with unit_of_work(ctx.database_url) as session:
-        return _queue_rows(session, meeting_id, today or dt.date.today())
+        extras = _agenda_extras(session, shown, today)
+    rows = []
+    for row in shown:
+        assert row.position is not None and row.agenda_item_id is not None  # on the agenda
+        mrn, name, born, stage = extras.patients[row.case_id]
+        rows.append(
+            QueueRow(
+                position=row.position,
+                case_id=row.case_id,
+                pseudonym=row.pseudonym,
+                mrn=mrn,
+                name=name,
+                date_of_birth=born,
+                age=row.age,
+                sex=row.sex,
+                metastatic_sites=row.sites,
+                status=row.status,
+                diagnostic_stage=stage,
+                days_since_pathway_start=row.days_on_pathway,
+                histology=extras.histology.get(row.case_id),
+                favourable_subtype=row.favourable_subtype,
+                latest_ecog=row.ecog,
+                question=row.question,
+                presented_by=extras.presented_by.get(row.agenda_item_id),
+            )
+        )
+    return rows
 
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx")
