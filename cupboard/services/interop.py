@@ -1051,13 +1051,10 @@ class _AgendaExtras:
     """The exported columns the MDT queue page does not show, read for its rows."""
 
     patients: dict[int, tuple[str, str, dt.date, str]]  # case: mrn, name, born, stage
-    histology: dict[int, str | None]  # case: the latest report's, from its profile
     presented_by: dict[int, str | None]  # agenda item: who presents the case
 
 
-def _agenda_extras(
-    session: Session, shown: Sequence[queue.QueueRow], today: dt.date
-) -> _AgendaExtras:
+def _agenda_extras(session: Session, shown: Sequence[queue.QueueRow]) -> _AgendaExtras:
     case_ids = [row.case_id for row in shown]
     item_ids = [row.agenda_item_id for row in shown if row.agenda_item_id is not None]
     patients = {
@@ -1074,9 +1071,7 @@ def _agenda_extras(
             select(AgendaItem.id, AgendaItem.presented_by).where(AgendaItem.id.in_(item_ids))
         )
     }
-    profiles = load_profiles(session, case_ids, today).profiles
-    histology = {case_id: profile.histology for case_id, profile in profiles.items()}
-    return _AgendaExtras(patients, histology, presented_by)
+    return _AgendaExtras(patients, presented_by)
 
 
 def queue_rows(
@@ -1084,14 +1079,14 @@ def queue_rows(
 ) -> list[QueueRow]:
     """A meeting's agenda as the MDT queue page lists it (:func:`queue.meeting_queue`,
     unfiltered: order, position, status, age, days, latest ECOG, favourable subtype,
-    question), with the columns that page does not show (identifiers, diagnostic
-    stage, histology, presenter) read for its cases afterwards."""
+    question, histology), with the columns that page does not show (identifiers,
+    diagnostic stage, presenter) read for its cases afterwards."""
     today = today or dt.date.today()
     shown = queue.meeting_queue(ctx, meeting_id, today=today)  # checks view_cases
     if not shown:
         return []
     with unit_of_work(ctx.database_url) as session:
-        extras = _agenda_extras(session, shown, today)
+        extras = _agenda_extras(session, shown)
     rows = []
     for row in shown:
         assert row.position is not None and row.agenda_item_id is not None  # on the agenda
@@ -1110,7 +1105,7 @@ def queue_rows(
                 status=row.status,
                 diagnostic_stage=stage,
                 days_since_pathway_start=row.days_on_pathway,
-                histology=extras.histology.get(row.case_id),
+                histology=row.histology,
                 favourable_subtype=row.favourable_subtype,
                 latest_ecog=row.ecog,
                 question=row.question,

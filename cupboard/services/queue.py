@@ -75,6 +75,7 @@ class QueueRow:
     favourable_subtype: str | None  # subtype code, by the guidance
     favourable_label: str | None
     missing_before_mdt: tuple[str, ...]  # required and outstanding, by the guidance
+    histology: str | None  # the latest pathology report's, from the case's profile
     agenda_item_id: int | None = None
     agenda_version: int | None = None
     position: int | None = None
@@ -284,6 +285,7 @@ def _rows(
                 favourable_subtype=subtype.code if subtype else None,
                 favourable_label=subtype.manage_as if subtype else None,
                 missing_before_mdt=guidance.missing_workup,
+                histology=batch.profiles[case_id].histology,
                 agenda_item_id=item.id if item else None,
                 agenda_version=item.version if item else None,
                 position=item.position if item else None,
