@@ -308,6 +308,23 @@ def _workup_keys(case_id: int) -> tuple[str, str, str]:
     return editor_key, f"workup_snapshot_{case_id}", f"workup_nonce_{case_id}"
 
 
+def _shown(rows: Sequence[WorkupRow], case_id: int) -> list[WorkupRow]:
+    """The rows the editor shows: those that apply, or all with the toggle on."""
+    show_all = bool(st.session_state.get(f"workup_all_{case_id}", False))
+    return [r for r in rows if show_all or r.applies]
+
+
+def _snapshot_under_edit(case_id: int) -> list[WorkupRow] | None:
+    """The workup as the user saw it when they started the edits still under way in
+    this editor, or None when no edit is under way."""
+    editor_key, snapshot_key, _ = _workup_keys(case_id)
+    snapshot = st.session_state.get(snapshot_key)
+    pending = st.session_state.get(editor_key, {}).get("edited_rows")
+    if pending and snapshot is not None and snapshot["editor_key"] == editor_key:
+        return list(snapshot["rows"])
+    return None
+
+
 def _fresh_key(case_id: int) -> str:
     return f"workup_fresh_{case_id}"
 
@@ -320,10 +337,10 @@ def offer_workup(case_id: int, rows: Sequence[WorkupRow]) -> None:
 
 
 def _save_workup(ctx: ServiceContext, case_id: int, profile: CaseProfile | None) -> None:
-    editor_key, snapshot_key, nonce_key = _workup_keys(case_id)
-    snapshot: list[WorkupRow] = st.session_state.get(snapshot_key, {}).get("rows", [])
+    editor_key, _, nonce_key = _workup_keys(case_id)
+    snapshot = _snapshot_under_edit(case_id) or []
     edits = st.session_state.get(editor_key, {}).get("edited_rows", {})
-    changed = workup_changes(snapshot, edits)
+    changed = workup_changes(_shown(snapshot, case_id), edits)
     labels = {row.investigation_id: row.label for row, _ in changed}
     try:
         # Each row with the version the user saw when they started editing.
@@ -349,19 +366,16 @@ def _save_workup(ctx: ServiceContext, case_id: int, profile: CaseProfile | None)
         flash(f"workup_{case_id}", "success", f"Saved: {', '.join(saved)}.")
 
 
-def _workup_now(
-    ctx: ServiceContext, case_id: int, profile: CaseProfile | None, editor_key: str
-) -> list[WorkupRow]:
+def _workup_now(ctx: ServiceContext, case_id: int, profile: CaseProfile | None) -> list[WorkupRow]:
     """The workup to show: as just read (by the page, or by a save; see
     :func:`offer_workup`); as the user started editing it while edits are under way
     (what the editor shows, so the gaps match it); else read now."""
     fresh = st.session_state.pop(_fresh_key(case_id), None)
     if fresh is not None:
         return list(fresh)
-    snapshot = st.session_state.get(f"workup_snapshot_{case_id}")
-    pending = st.session_state.get(editor_key, {}).get("edited_rows")
-    if pending and snapshot is not None and snapshot.get("editor_key") == editor_key:
-        return list(snapshot["all_rows"])
+    under_edit = _snapshot_under_edit(case_id)
+    if under_edit is not None:
+        return under_edit
     return case_record.workup(ctx, case_id, profile=profile)
 
 
@@ -425,19 +439,15 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
     change), so a rerun of this section reads the investigations alone.
     """
     editor_key, snapshot_key, _ = _workup_keys(case_id)
-    rows = _workup_now(ctx, case_id, profile, editor_key)
+    rows = _workup_now(ctx, case_id, profile)
     show_flash(f"workup_{case_id}")
     workup_gaps(rows)
     editable = may(ctx.actor.role, "update_investigation")
-    show_all = bool(st.session_state.get(f"workup_all_{case_id}", False))
-    pending = st.session_state.get(editor_key, {}).get("edited_rows")
-    snapshot = st.session_state.get(snapshot_key)
-    if not pending or snapshot is None or snapshot.get("editor_key") != editor_key:
+    under_edit = _snapshot_under_edit(case_id)
+    if under_edit is None:
         # No edits under way: show the database as it is now (and remember it).
-        visible = [r for r in rows if show_all or r.applies]
-        snapshot = {"editor_key": editor_key, "rows": visible, "all_rows": rows}
-        st.session_state[snapshot_key] = snapshot
-    visible = snapshot["rows"]
+        st.session_state[snapshot_key] = {"editor_key": editor_key, "rows": rows}
+    visible = _shown(rows if under_edit is None else under_edit, case_id)
     frame = workup_frame(visible)
     if not editable:
         st.dataframe(frame, hide_index=True, column_config=WORKUP_COLUMNS, placeholder="")
