@@ -150,11 +150,12 @@ def save_workup_edits(
         try:
             with unit_of_work(ctx.database_url) as session:
                 _update_of_case(session, ctx, case_id, edit, today)
-                return WorkupSave((edit.investigation_id,), (), _read_back(session, case_id))
+                after = investigations_of_case(session, case_id)  # autoflushed: saved
+                return WorkupSave((edit.investigation_id,), (), after)
         except CupboardError as error:
             with unit_of_work(ctx.database_url) as session:
                 refusal = ((edit.investigation_id, error),)
-                return WorkupSave((), refusal, _read_back(session, case_id))
+                return WorkupSave((), refusal, investigations_of_case(session, case_id))
     saved: list[int] = []
     refused: list[tuple[int, CupboardError]] = []
     with unit_of_work(ctx.database_url) as session:
@@ -166,7 +167,7 @@ def save_workup_edits(
                 refused.append((edit.investigation_id, error))
             else:
                 saved.append(edit.investigation_id)
-        return WorkupSave(tuple(saved), tuple(refused), _read_back(session, case_id))
+        return WorkupSave(tuple(saved), tuple(refused), investigations_of_case(session, case_id))
 
 
 def _update_of_case(
@@ -177,11 +178,6 @@ def _update_of_case(
     if row is None or row.case_id != case_id:
         raise NotFoundError("investigation", edit.investigation_id)
     _update(session, ctx, row, edit.seen_version, cleaned, today)
-
-
-def _read_back(session: Session, case_id: int) -> tuple[InvestigationRow, ...]:
-    session.flush()
-    return investigations_of_case(session, case_id)
 
 
 def mark_reviewed(
