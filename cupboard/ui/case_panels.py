@@ -232,7 +232,7 @@ def _text_column(values: list[str]) -> Any:
 
 def workup_frame(rows: Sequence[WorkupRow]) -> pd.DataFrame:
     """The workup as the editor shows it, one row per investigation."""
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "Investigation": _text_column([r.label for r in rows]),
             "Before MDT": _text_column([_before_mdt(r) for r in rows]),
@@ -249,6 +249,16 @@ def workup_frame(rows: Sequence[WorkupRow]) -> pd.DataFrame:
             },
         }
     )
+    # Column names as plain objects: pandas 3 stores them as Arrow-backed strings,
+    # which the editor walks several times per column; this costs nothing here and
+    # saves ~0.5 ms on every draw of the editor (measured, issue 8).
+    frame.columns = _WORKUP_FRAME_COLUMNS
+    return frame
+
+
+_WORKUP_FRAME_COLUMNS = pd.Index(
+    ["Investigation", "Before MDT", "Status", *_WORKUP_DATES, *_WORKUP_TEXTS], dtype=object
+)
 
 
 def _cell_date(value: object) -> object:
