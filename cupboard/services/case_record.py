@@ -570,13 +570,36 @@ _INVESTIGATION_COLUMNS = (
 )
 
 
-# One investigation as the workup reads it (``row.code``, ``row.status``, ``row.version``).
-InvestigationRow = Row[Any]
+@dataclass(frozen=True, slots=True)
+class InvestigationSnapshot:
+    """One investigation's workup fields as a save left them: plain values, no longer
+    tied to the session, read like a row of :func:`_investigations`."""
+
+    id: int
+    case_id: int
+    version: int
+    code: str
+    status: str
+    requested_on: dt.date | None
+    booked_for: dt.date | None
+    done_on: dt.date | None
+    reported_on: dt.date | None
+    result_text: str | None
+    responsible: str | None
+    reviewed_on: dt.date | None
+
+    @classmethod
+    def of(cls, investigation: Investigation) -> InvestigationSnapshot:
+        return cls(*(getattr(investigation, c.key) for c in _INVESTIGATION_COLUMNS))
+
+
+# One investigation as the workup reads it (``row.code``, ``row.status``, ``row.version``):
+# a row read for a page, or what a save left.
+InvestigationRow = Row[Any] | InvestigationSnapshot
 
 
 def investigations_of_case(session: Session, case_id: int) -> tuple[InvestigationRow, ...]:
-    """The case's investigations, read in the caller's transaction (e.g. right after a
-    save, so that the screen shows the saved state without another round of queries)."""
+    """The case's investigations, read in the caller's transaction."""
     return tuple(_investigations(session, [case_id]))
 
 
@@ -605,7 +628,7 @@ def _workup_statuses(session: Session, case_ids: Sequence[int]) -> dict[int, dic
 
 
 def _workup_rows(
-    investigations: Iterable[Row[Any]], required: Sequence[RequiredInvestigation]
+    investigations: Iterable[InvestigationRow], required: Sequence[RequiredInvestigation]
 ) -> tuple[WorkupRow, ...]:
     reasons = {r.code: r.reason for r in required}
     order = {item.code: n for n, item in enumerate(INVESTIGATIONS)}

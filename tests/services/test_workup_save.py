@@ -7,7 +7,9 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from cupboard.db import unit_of_work
 from cupboard.errors import ConflictError, NotFoundError, ValidationError
@@ -132,3 +134,49 @@ def test_an_investigation_of_another_case_is_refused(
     assert isinstance(dict(result.refused)[foreign.id], NotFoundError)
     assert _rows(ctx.database_url, other_case)["ct_cap"].status == foreign.status
     assert not _audited(ctx.database_url, foreign.id)
+
+
+def test_a_row_lost_in_a_race_comes_back_as_the_winner_saved_it(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int], backend: str
+) -> None:
+    """Someone saves the same row between this save's read and its write: the database
+    refuses the write (UPDATE ... WHERE version = seen), the other edits stand, and
+    the workup that comes back shows the winner's value, not the refused one."""
+    if backend != "postgresql":
+        pytest.skip("SQLite holds the write lock from BEGIN: no one can save in between")
+    ctx = contexts["navigator"]
+    case_id = make_case()
+    rows = _rows(ctx.database_url, case_id)
+    ct, histology = rows["ct_cap"], rows["histopathology_ihc"]
+    interrupted: list[bool] = []
+
+    def someone_saves_first(session: Session, _context: object, _instances: object) -> None:
+        if interrupted or not any(getattr(o, "id", None) == ct.id for o in session.dirty):
+            return
+        interrupted.append(True)  # once, and not for the other user's own flush
+        update_investigation(
+            contexts["oncologist"], ct.id, ct.version, {"result_text": "theirs"}, TODAY
+        )
+
+    event.listen(Session, "before_flush", someone_saves_first)
+    try:
+        result = save_workup_edits(
+            ctx,
+            case_id,
+            [
+                InvestigationEdit(histology.id, histology.version, {"status": "requested"}),
+                InvestigationEdit(ct.id, ct.version, {"result_text": "mine"}),
+            ],
+            TODAY,
+        )
+    finally:
+        event.remove(Session, "before_flush", someone_saves_first)
+    assert interrupted, "the other save never ran: the test did not test a race"
+    assert result.saved == (histology.id,)
+    assert isinstance(dict(result.refused)[ct.id], ConflictError)
+    back = {r.code: r for r in result.investigations}
+    assert back["ct_cap"].result_text == "theirs"
+    assert back["ct_cap"].version == ct.version + 1
+    assert back["histopathology_ihc"].status == "requested"
+    assert _rows(ctx.database_url, case_id)["ct_cap"].result_text == "theirs"
+    assert {e.actor_username for e in _audited(ctx.database_url, ct.id)} == {"test-oncologist"}
