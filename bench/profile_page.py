@@ -28,7 +28,14 @@ from sqlalchemy import Engine, event
 
 from bench.databases import fresh_database, seed
 from bench.fixtures import bench_actor, record_ids
-from bench.page_timing import PageSpec, open_app, page_specs, problem_of, server_script_cache
+from bench.page_timing import (
+    TRIVIAL,
+    PageSpec,
+    open_app,
+    page_specs,
+    problem_of,
+    server_script_cache,
+)
 from bench.run import app_environment, quiet_streamlit
 from cupboard.permissions import Actor
 from cupboard.services.context import ServiceContext
@@ -101,7 +108,8 @@ def profile_status_change(
 
     app = open_app(PageSpec("case", "pages/case.py", {"case_id": str(case_id)}), actor, 300)
     app.run()
-    driver = _Driver(app)
+    trivial = open_app(PageSpec(TRIVIAL, None), actor, 300)
+    driver = _Driver(app, trivial)
     driver.run()
     ctx = ServiceContext(url, actor)
     if _status_editor(app) is None:

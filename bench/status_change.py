@@ -17,6 +17,10 @@ always reruns the whole script, so for those the benchmark asks for a fragment-s
 rerun itself, through two private AppTest hooks (see ``_fragment_rerun``); after each
 timed fragment rerun it reruns the whole page untimed, because AppTest's element tree
 then holds the fragment alone.
+
+The trivial page is rerun once before each timed change, and the ratio is taken to
+those reruns: measured in the same minutes, so a drift in the machine's speed between
+the page table and this measurement does not move the ratio.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from bench.page_timing import PageSpec, open_app, problem_of
+from bench.page_timing import TRIVIAL, PageSpec, open_app, problem_of, timed_run
 from bench.stats import median, percentile
 from cupboard.errors import CupboardError
 from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
@@ -54,6 +58,9 @@ class StatusChangeTiming:
     samples_ms: list[float] = field(default_factory=list)
     edit_ms: list[float] = field(default_factory=list)  # data editor: the edit's rerun
     service_ms: list[float] = field(default_factory=list)  # fallback: the service call
+    # The trivial page, rerun once before each timed change: the baseline of the ratio
+    # measured in the same minutes as the changes (a machine's speed drifts).
+    trivial_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -136,9 +143,14 @@ class _Driver:
     """Runs one AppTest like a browser tab: resends extra widget states (a data
     editor's edits, which AppTest cannot hold) and scopes reruns to fragments."""
 
-    def __init__(self, app: AppTest) -> None:
+    def __init__(self, app: AppTest, trivial: AppTest) -> None:
         self.app = app
+        self.trivial = trivial  # the baseline page, rerun beside the changes
         self.fragments: dict[str, str] = {}
+
+    def trivial_run(self) -> float:
+        """Milliseconds of one rerun of the trivial page, in this same process."""
+        return timed_run(self.trivial)
 
     def _states(self, extra: list[WidgetState], triggers: bool) -> WidgetStates:
         states = self.app._tree.get_widget_states()
@@ -357,6 +369,7 @@ def _fallback(
         if repeat >= 0:
             timing.service_ms.append((service_done - start) * 1000)
             timing.samples_ms.append((done - start) * 1000)
+            timing.trivial_ms.append(driver.trivial_run())
         if (problem := problem_of(driver.app)) is not None:
             timing.failures.append(f"rerun {repeat + 1}: {problem}")
     return timing
@@ -369,7 +382,9 @@ def measure_status_change(
     ctx = ServiceContext(url, actor)
     app = open_app(PageSpec("case", "pages/case.py", {"case_id": str(case_id)}), actor, timeout)
     app.run()
-    driver = _Driver(app)
+    trivial = open_app(PageSpec(TRIVIAL, None), actor, timeout)
+    trivial.run()
+    driver = _Driver(app, trivial)
     driver.run()  # warm, and learn which fragment drew each element
     if (problem := problem_of(app)) is not None:
         return StatusChangeTiming("failed", f"the case page raised: {problem}")
@@ -387,6 +402,7 @@ def measure_status_change(
         return _fallback(driver, ctx, case_id, repeats, f"{how}: {problem}")
     timing = StatusChangeTiming("widget", how)
     for repeat in range(repeats):
+        timing.trivial_ms.append(driver.trivial_run())
         try:
             elapsed, how, problem = _change_in_widget(driver, ctx, case_id, kind, key)
         except (LookupError, ValueError, TypeError) as error:
@@ -409,6 +425,7 @@ def _repeat_editor(
         return _fallback(driver, ctx, case_id, repeats, f"{how}: {problem}")
     timing = StatusChangeTiming("data editor + save button", how)
     for repeat in range(repeats):
+        timing.trivial_ms.append(driver.trivial_run())
         save_ms, edit_ms, how, problem = _change_in_editor(driver, ctx, case_id)
         if problem is None:
             timing.samples_ms.append(save_ms)

@@ -35,6 +35,10 @@ def test_page_benchmark_reports_each_page_against_the_trivial_page(tmp_path: Pat
         assert times > 0 and math.isfinite(times)
     assert block.status is not None and block.status.failures == []
     assert len(block.status.samples_ms) == 2
+    # Its baseline: the trivial page rerun beside each change, in the same minutes.
+    assert len(block.status.trivial_ms) == 2 and all(t > 0 for t in block.status.trivial_ms)
+    status_times = block.status_times_trivial()
+    assert status_times > 0 and math.isfinite(status_times)
     assert block.memory is not None and block.memory.sessions == 2
     assert block.peak_rss_mib > 0
 
