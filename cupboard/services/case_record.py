@@ -879,21 +879,24 @@ def build_profile(
     result per marker, the latest serum value per marker (LDH read against the
     laboratory's upper limit as normal/raised, left out when no limit was recorded),
     the latest molecular report, the latest ECOG and every investigation's status."""
+    # Oldest first, keyed by the catalogue's name: the newest result per marker wins,
+    # whichever spelling each result was recorded under ("CDX2", "cdx-2").
     ihc: dict[str, str] = {}
-    for row in findings.latest_ihc:
+    for row in reversed(findings.ihc):
         marker = canonical_ihc_marker(row.marker)
         if marker is not None:
             ihc[marker] = row.result
+    latest_serum: dict[str, SerumRow] = {}
+    for serum_row in reversed(findings.serum):
+        code = canonical_serum_name(serum_row.marker)
+        if code is not None:
+            latest_serum[code] = serum_row
     serum: dict[str, float | str] = {}
-    for row in findings.latest_serum:
-        code = canonical_serum_name(row.marker)
-        if code is None:
-            continue
-        if code == "LDH":
-            if row.raised is not None:
-                serum[code] = "raised" if row.raised else "normal"
-        else:
-            serum[code] = row.value
+    for code, serum_row in latest_serum.items():
+        if code != "LDH":
+            serum[code] = serum_row.value
+        elif serum_row.raised is not None:  # the newest LDH, read against its own limit
+            serum[code] = "raised" if serum_row.raised else "normal"
     pathology = findings.latest_pathology
     molecular = findings.latest_molecular
     return CaseProfile(
