@@ -208,7 +208,9 @@ def _block_section(block: Block) -> list[str]:
         if status.trivial_ms:
             lines.append(
                 "Its ratio is to the trivial page rerun once before each change (median "
-                f"{_ms(median(status.trivial_ms))} ms), so that both see the same minutes."
+                f"{_ms(median(status.trivial_ms))} ms), so that both see the same minutes; "
+                "to the table's trivial page it is "
+                f"{_x(block.times_trivial(status.median_ms))}."
             )
         lines.append("")
     failures = [(t.spec.label, f) for t in block.pages for f in t.failures[:3]]
