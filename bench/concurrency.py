@@ -46,7 +46,7 @@ from cupboard.services.context import ServiceContext
 from cupboard.services.meetings import add_to_agenda, create_meeting
 from cupboard.services.performance import record_ecog
 from cupboard.services.queue import QueueFilter
-from cupboard.services.workup import update_investigation
+from cupboard.services.workup import InvestigationEdit, save_workup_edits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "concurrency.md"
@@ -237,14 +237,15 @@ class SimulatedUser:
         assert case_id is not None
         investigation_id, (version, status) = self.rng.choice(list(self.seen[case_id].items()))
         target = self.rng.choice([s for s in ONE_CLICK_STATUSES if s != status])
-        try:
-            changed = update_investigation(self.ctx, investigation_id, version, {"status": target})
-        except ConflictError:
+        # As the case page saves it: the workup save, which returns the case's
+        # investigations as they now stand (the page redraws from them).
+        edit = InvestigationEdit(investigation_id, version, {"status": target})
+        result = save_workup_edits(self.ctx, case_id, [edit])
+        if result.refused:
             self.seen.pop(case_id, None)  # the page says reload
-            raise
-        if "status" in changed:
-            self.log.status_writes.append(StatusWrite(investigation_id, version + 1, target))
-            self.seen[case_id][investigation_id] = (version + 1, target)
+            raise result.refused[0][1]
+        self.log.status_writes.append(StatusWrite(investigation_id, version + 1, target))
+        self.seen[case_id] = {row.id: (row.version, row.status) for row in result.investigations}
         return "ok"
 
     def write_ecog(self) -> str:
