@@ -30,9 +30,9 @@ import datetime as dt
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, aliased
@@ -660,12 +660,43 @@ def _workup_rows(
     return tuple(rows)
 
 
+T = TypeVar("T")
+# The tables of a case's findings (each has ``id`` and ``case_id``).
+FindingModel = PathologyReport | IhcResult | MolecularReport | SerumMarkerResult
+
+
+def _newest_first_per_case(
+    session: Session,
+    model: type[FindingModel],
+    columns: Sequence[Any],
+    dated_by: Any,
+    case_ids: Sequence[int],
+    make: Callable[..., T],
+) -> dict[int, list[T]]:
+    """One findings table's rows for several cases in one query: each case's list
+    newest first (by ``dated_by``, then by entry), each row made from ``columns``."""
+    rows: dict[int, list[T]] = defaultdict(list)
+    for case_id, *values in session.execute(
+        select(model.case_id, *columns)
+        .where(model.case_id.in_(case_ids))
+        .order_by(dated_by.desc(), model.id.desc())
+    ):
+        rows[case_id].append(make(*values))
+    return rows
+
+
+def _molecular_row(*values: Any) -> MolecularRow:
+    """A molecular report's row; its alterations as a tuple (the column may be null)."""
+    *before, alterations, site, confidence, lab = values
+    return MolecularRow(*before, tuple(alterations or ()), site, confidence, lab)
+
+
 def _load_findings(session: Session, case_ids: Sequence[int]) -> dict[int, Findings]:
     """Findings of several cases, each list newest first (four queries in all)."""
-    pathology: dict[int, list[PathologyRow]] = defaultdict(list)
-    for case_id, *row in session.execute(
-        select(
-            PathologyReport.case_id,
+    pathology = _newest_first_per_case(
+        session,
+        PathologyReport,
+        (
             PathologyReport.id,
             PathologyReport.reported_on,
             PathologyReport.histology,
@@ -674,30 +705,30 @@ def _load_findings(session: Session, case_ids: Sequence[int]) -> dict[int, Findi
             PathologyReport.specimen_type,
             PathologyReport.pathologist,
             PathologyReport.comment,
-        )
-        .where(PathologyReport.case_id.in_(case_ids))
-        .order_by(PathologyReport.reported_on.desc(), PathologyReport.id.desc())
-    ):
-        pathology[case_id].append(PathologyRow(*row))
-    ihc: dict[int, list[IhcRow]] = defaultdict(list)
-    for case_id, *row in session.execute(
-        select(
-            IhcResult.case_id,
+        ),
+        PathologyReport.reported_on,
+        case_ids,
+        PathologyRow,
+    )
+    ihc = _newest_first_per_case(
+        session,
+        IhcResult,
+        (
             IhcResult.id,
             IhcResult.marker,
             IhcResult.result,
             IhcResult.percentage,
             IhcResult.reported_on,
             IhcResult.pathology_report_id,
-        )
-        .where(IhcResult.case_id.in_(case_ids))
-        .order_by(IhcResult.reported_on.desc(), IhcResult.id.desc())
-    ):
-        ihc[case_id].append(IhcRow(*row))
-    molecular: dict[int, list[MolecularRow]] = defaultdict(list)
-    for r in session.execute(
-        select(
-            MolecularReport.case_id,
+        ),
+        IhcResult.reported_on,
+        case_ids,
+        IhcRow,
+    )
+    molecular = _newest_first_per_case(
+        session,
+        MolecularReport,
+        (
             MolecularReport.id,
             MolecularReport.reported_on,
             MolecularReport.msi_status,
@@ -709,40 +740,26 @@ def _load_findings(session: Session, case_ids: Sequence[int]) -> dict[int, Findi
             MolecularReport.tissue_of_origin_site,
             MolecularReport.tissue_of_origin_confidence,
             MolecularReport.lab,
-        )
-        .where(MolecularReport.case_id.in_(case_ids))
-        .order_by(MolecularReport.reported_on.desc(), MolecularReport.id.desc())
-    ):
-        molecular[r.case_id].append(
-            MolecularRow(
-                r.id,
-                r.reported_on,
-                r.msi_status,
-                r.mmr_status,
-                r.tmb,
-                r.pdl1_tps,
-                r.pdl1_cps,
-                tuple(r.alterations or ()),
-                r.tissue_of_origin_site,
-                r.tissue_of_origin_confidence,
-                r.lab,
-            )
-        )
-    serum: dict[int, list[SerumRow]] = defaultdict(list)
-    for case_id, *row in session.execute(
-        select(
-            SerumMarkerResult.case_id,
+        ),
+        MolecularReport.reported_on,
+        case_ids,
+        _molecular_row,
+    )
+    serum = _newest_first_per_case(
+        session,
+        SerumMarkerResult,
+        (
             SerumMarkerResult.id,
             SerumMarkerResult.marker,
             SerumMarkerResult.value,
             SerumMarkerResult.unit,
             SerumMarkerResult.upper_limit_normal,
             SerumMarkerResult.measured_on,
-        )
-        .where(SerumMarkerResult.case_id.in_(case_ids))
-        .order_by(SerumMarkerResult.measured_on.desc(), SerumMarkerResult.id.desc())
-    ):
-        serum[case_id].append(SerumRow(*row))
+        ),
+        SerumMarkerResult.measured_on,
+        case_ids,
+        SerumRow,
+    )
     return {
         case_id: Findings(
             tuple(pathology[case_id]),
