@@ -1,0 +1,84 @@
+"""A navigator keeps the workup current in real Chromium: one status cell changed in
+the workup's spreadsheet editor, saved, audited under their name, shown as saved.
+
+Also saves the README screenshot of the workup section.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from cupboard.db import unit_of_work
+from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
+from cupboard.models import AuditEvent
+from cupboard.permissions import SYSTEM_ACTOR
+from cupboard.services import case_record
+from cupboard.services.context import ServiceContext
+from tests.browser.conftest import AppServer, sign_in, wait_for_app
+from tests.browser.test_mdt_flow import SCREENSHOTS
+
+# The workup editor's geometry (cupboard/ui/case_panels.WORKUP_COLUMNS): pinned
+# "Investigation" 250 px, "Before MDT" 230 px, then "Status" 120 px; rows of 35 px
+# under a header of 35 px (Streamlit's data grid defaults).
+STATUS_CELL_X = 250 + 230 + 60
+ROW_HEIGHT = 35
+
+
+def test_navigator_changes_a_status_in_the_workup_and_saves_it(
+    new_server: Callable[..., AppServer], page_factory: Callable[..., object]
+) -> None:
+    server = new_server()
+    ctx = ServiceContext(server.database_url, SYSTEM_ACTOR)
+    # A demo case whose workup shows an investigation still to request or requested
+    # (a one-click change: no date to type).
+    case_id, row_index, row = next(
+        (case_id, i, r)
+        for case_id in range(1, 31)
+        for i, r in enumerate(r for r in case_record.workup(ctx, case_id) if r.applies)
+        if r.status in ("to_request", "requested")
+    )
+    target = "to_request" if row.status == "requested" else "requested"
+
+    page = page_factory(width=1440, height=1000)
+    page.goto(f"{server.base_url}/case?case_id={case_id}")  # type: ignore[attr-defined]
+    wait_for_app(page)
+    sign_in(page, "demo-navigator")
+    page.get_by_role("heading", name=re.compile(r"^Case CUP-")).wait_for()  # type: ignore[attr-defined]
+    editor = page.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
+    editor.wait_for()
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    box = editor.bounding_box()
+    assert box is not None
+
+    # The status cell of that investigation: open its editor, choose, confirm.
+    y = box["y"] + ROW_HEIGHT * (row_index + 1) + ROW_HEIGHT / 2
+    page.mouse.dblclick(box["x"] + STATUS_CELL_X, y)  # type: ignore[attr-defined]
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    page.keyboard.type(INVESTIGATION_STATUS_LABELS[target])  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    wait_for_app(page)
+    page.get_by_text("1 investigation(s) changed, not saved yet.").wait_for()  # type: ignore[attr-defined]
+
+    page.get_by_role("button", name="Save workup changes").click()  # type: ignore[attr-defined]
+    wait_for_app(page)
+    page.get_by_text(f"Saved: {row.label}.").wait_for()  # type: ignore[attr-defined]
+    assert page.locator('[data-testid="stException"]').count() == 0  # type: ignore[attr-defined]
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "workup.png"))  # type: ignore[attr-defined]
+
+    after = {r.investigation_id: r for r in case_record.workup(ctx, case_id)}
+    assert after[row.investigation_id].status == target
+    assert after[row.investigation_id].version == row.version + 1
+    with unit_of_work(server.database_url) as session:
+        audited = session.execute(
+            select(AuditEvent.actor_username, AuditEvent.before, AuditEvent.after).where(
+                AuditEvent.entity == "investigation",
+                AuditEvent.entity_id == row.investigation_id,
+                AuditEvent.field == "status",
+            )
+        ).all()
+    assert [tuple(a) for a in audited] == [("demo-navigator", f'"{row.status}"', f'"{target}"')]
