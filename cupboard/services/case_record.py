@@ -590,7 +590,7 @@ class InvestigationSnapshot:
 
     @classmethod
     def of(cls, investigation: Investigation) -> InvestigationSnapshot:
-        return cls(*(getattr(investigation, c.key) for c in _INVESTIGATION_COLUMNS))
+        return cls(**{c.key: getattr(investigation, c.key) for c in _INVESTIGATION_COLUMNS})
 
 
 # One investigation as the workup reads it (``row.code``, ``row.status``, ``row.version``):
