@@ -9,16 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sqlalchemy import select
-
-from cupboard.db import unit_of_work
 from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
-from cupboard.models import AuditEvent
 from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services import case_record
 from cupboard.services.context import ServiceContext
 from tests.browser.conftest import AppServer, sign_in, wait_for_app
 from tests.browser.test_mdt_flow import SCREENSHOTS
+from tests.support import investigation_updates
 
 # The workup editor's geometry (cupboard/ui/case_panels.WORKUP_COLUMNS): pinned
 # "Investigation" 250 px, "Before MDT" 230 px, then "Status" 120 px; rows of 35 px
@@ -73,12 +70,7 @@ def test_navigator_changes_a_status_in_the_workup_and_saves_it(
     after = {r.investigation_id: r for r in case_record.workup(ctx, case_id)}
     assert after[row.investigation_id].status == target
     assert after[row.investigation_id].version == row.version + 1
-    with unit_of_work(server.database_url) as session:
-        audited = session.execute(
-            select(AuditEvent.actor_username, AuditEvent.before, AuditEvent.after).where(
-                AuditEvent.entity == "investigation",
-                AuditEvent.entity_id == row.investigation_id,
-                AuditEvent.field == "status",
-            )
-        ).all()
-    assert [tuple(a) for a in audited] == [("demo-navigator", f'"{row.status}"', f'"{target}"')]
+    audited = investigation_updates(server.database_url, row.investigation_id, "status")
+    assert [(e.actor_username, e.before, e.after) for e in audited] == [
+        ("demo-navigator", f'"{row.status}"', f'"{target}"')
+    ]

@@ -6,13 +6,11 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
 
-from cupboard.db import unit_of_work
-from cupboard.models import AuditEvent
 from cupboard.services.context import ServiceContext
 from cupboard.services.worklist import worklist
 from cupboard.worklist import WORKLIST_KIND_LABELS
+from tests.support import investigation_updates
 from tests.worklist.clinic import TODAY, build_clinic, investigation
 
 PAGE = "pages/worklist.py"
@@ -70,19 +68,6 @@ def test_a_viewer_reads_without_edit_controls(
     assert not [b for b in app.button if b.key == "worklist_apply"]
 
 
-def _status_events(url: str, investigation_id: int) -> list[AuditEvent]:
-    with unit_of_work(url) as session:
-        return list(
-            session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.entity == "investigation",
-                    AuditEvent.entity_id == investigation_id,
-                    AuditEvent.field == "status",
-                )
-            )
-        )
-
-
 def test_bulk_status_change_updates_and_audits_each_row(
     open_page: Callable[..., object],
     contexts: dict[str, ServiceContext],
@@ -107,7 +92,9 @@ def test_bulk_status_change_updates_and_audits_each_row(
     for code, inv_id in (("ct_cap", ids["ct"]), ("biopsy", ids["biopsy"])):
         row = investigation(url, ids["mine"], code)
         assert row.status == "done" and row.done_on == TODAY
-        [event] = [e for e in _status_events(url, inv_id) if json.loads(e.after) == "done"]
+        [event] = [
+            e for e in investigation_updates(url, inv_id, "status") if json.loads(e.after) == "done"
+        ]
         assert event.actor_username == "test-navigator" and event.action == "update"
     table = app.data_editor[0].value
     assert list(table["What"]) == ["History & full physical exam"]

@@ -22,6 +22,7 @@ from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, amend_decision, record_decision
 from cupboard.services.performance import record_ecog
 from cupboard.services.workup import update_investigation
+from tests.support import investigation_updates, run_in_threads
 
 WRITERS = ("navigator", "oncologist", "chair")
 
@@ -29,40 +30,6 @@ WRITERS = ("navigator", "oncologist", "chair")
 def _ct(ctx: ServiceContext, case_id: int) -> case_record.WorkupRow:
     [row] = [r for r in case_record.workup(ctx, case_id) if r.code == "ct_cap"]
     return row
-
-
-def _updates(url: str, investigation_id: int, field: str) -> list[AuditEvent]:
-    with unit_of_work(url) as session:
-        return list(
-            session.scalars(
-                select(AuditEvent)
-                .where(
-                    AuditEvent.entity == "investigation",
-                    AuditEvent.entity_id == investigation_id,
-                    AuditEvent.action == "update",
-                    AuditEvent.field == field,
-                )
-                .order_by(AuditEvent.id)
-            )
-        )
-
-
-def _run_threads(target: Callable[[int], None], count: int) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    def guarded(n: int) -> None:
-        try:
-            target(n)
-        except BaseException as error:  # reported by the test, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a writer hung"
-    return errors
 
 
 def test_second_of_two_sessions_gets_a_conflict_naming_the_change(
@@ -86,7 +53,9 @@ def test_second_of_two_sessions_gets_a_conflict_naming_the_change(
     assert "test-navigator changed result text from (empty) to A " in message
     assert [(m.field, m.by) for m in conflict.value.missed] == [("result_text", "test-navigator")]
     assert _ct(nurse, case_id).result_text == "A"
-    [only] = _updates(nurse.database_url, seen_by_nurse.investigation_id, "result_text")
+    [only] = investigation_updates(
+        nurse.database_url, seen_by_nurse.investigation_id, "result_text"
+    )
     assert (only.actor_username, json.loads(only.after or "")) == ("test-navigator", "A")
 
     # The chair reloads, sees A, and adds to it: both contributions are kept.
@@ -94,7 +63,7 @@ def test_second_of_two_sessions_gets_a_conflict_naming_the_change(
     update_investigation(chair, fresh.investigation_id, fresh.version, {"result_text": "A; B"})
     history = [
         json.loads(e.after or "")
-        for e in _updates(nurse.database_url, fresh.investigation_id, "result_text")
+        for e in investigation_updates(nurse.database_url, fresh.investigation_id, "result_text")
     ]
     assert history == ["A", "A; B"]
 
@@ -141,19 +110,21 @@ def test_a_true_race_after_reading_the_same_version_has_exactly_one_winner(
 
     if backend == "postgresql":
         with _all_wait_before_writing(writers) as released:
-            errors = _run_threads(write, writers)
+            errors = run_in_threads(writers, write)
         assert len(released) == writers  # every writer got past the version check
     else:
         # SQLite runs one write transaction at a time (BEGIN IMMEDIATE, cupboard/db.py):
         # the others wait, then read the saved version and the version check refuses.
-        errors = _run_threads(write, writers)
+        errors = run_in_threads(writers, write)
 
     assert len(winners) == 1
     assert len(errors) == writers - 1
     assert all(isinstance(e, ConflictError) for e in errors), errors
     row = _ct(contexts["navigator"], case_id)
     assert row.result_text == f"writer {winners[0]}" and row.version == seen.version + 1
-    [only] = _updates(contexts["navigator"].database_url, seen.investigation_id, "result_text")
+    [only] = investigation_updates(
+        contexts["navigator"].database_url, seen.investigation_id, "result_text"
+    )
     assert json.loads(only.after or "") == f"writer {winners[0]}"
     # The losers are told who won and what they wrote, also when they lost in the
     # database rather than at the service's check.
@@ -194,13 +165,13 @@ def test_twenty_writers_on_one_case_lose_nothing(
                 conflicts.append(n)
         raise AssertionError(f"writer {n} never got its line in")
 
-    errors = _run_threads(work, count)
+    errors = run_in_threads(count, work)
     assert errors == []
 
     final = _ct(contexts["navigator"], case_id)
     assert sorted(final.result_text.splitlines()) == sorted(f"writer {n}" for n in range(count))
     assert final.version == 1 + count
-    assert len(_updates(url, investigation_id, "result_text")) == count
+    assert len(investigation_updates(url, investigation_id, "result_text")) == count
     assert conflicts, "the writers never collided: the test did not test a race"
     with unit_of_work(url) as session:
         notes = session.scalars(
@@ -236,13 +207,13 @@ def test_twenty_writers_who_all_read_the_same_version_one_wins(
         winners.append(n)
 
     with _all_wait_before_writing(count) as released:
-        errors = _run_threads(write, count)
+        errors = run_in_threads(count, write)
     assert len(released) == count  # every writer got past the version check
     assert len(winners) == 1 and len(errors) == count - 1
     assert all(isinstance(e, ConflictError) for e in errors), errors
     url = contexts["navigator"].database_url
-    assert len(_updates(url, seen.investigation_id, "status")) == 1
-    assert len(_updates(url, seen.investigation_id, "responsible")) == 1
+    assert len(investigation_updates(url, seen.investigation_id, "status")) == 1
+    assert len(investigation_updates(url, seen.investigation_id, "responsible")) == 1
     assert _ct(contexts["navigator"], case_id).version == seen.version + 1
 
 

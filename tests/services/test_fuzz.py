@@ -46,6 +46,7 @@ from cupboard.services.workup import (
     check_investigation_dates,
     update_investigation,
 )
+from tests.support import investigation_updates
 
 TODAY = dt.date.today()
 _MRNS = itertools.count(1)
@@ -196,19 +197,6 @@ def _investigation(url: str, investigation_id: int) -> dict[str, Any]:
         return {c: getattr(row, c) for c in (*INVESTIGATION_COLUMNS, "version")}
 
 
-def _investigation_audit(url: str, investigation_id: int) -> list[AuditEvent]:
-    with unit_of_work(url) as session:
-        return list(
-            session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.entity == "investigation",
-                    AuditEvent.entity_id == investigation_id,
-                    AuditEvent.action == "update",
-                )
-            )
-        )
-
-
 def test_update_investigation_never_corrupts_the_workup(
     contexts: dict[str, ServiceContext], make_case: Callable[..., int]
 ) -> None:
@@ -227,7 +215,7 @@ def test_update_investigation_never_corrupts_the_workup(
     @given(changes=INVESTIGATION_CHANGES)
     def check(changes: dict[str, Any]) -> None:
         before = _investigation(url, investigation_id)
-        audit_before = len(_investigation_audit(url, investigation_id))
+        audit_before = len(investigation_updates(url, investigation_id))
         result: dict[str, tuple[Any, Any]] = {}
 
         def call() -> None:
@@ -243,7 +231,7 @@ def test_update_investigation_never_corrupts_the_workup(
             expected = result[column][1] if column in result else before[column]
             assert after[column] == expected, column
         assert after["version"] == before["version"] + (1 if result else 0)
-        audit = _investigation_audit(url, investigation_id)
+        audit = investigation_updates(url, investigation_id)
         assert len(audit) == audit_before + len(result)
         assert {e.field for e in audit[audit_before:]} == set(result)
         assert after["status"] in INVESTIGATION_STATUS_CODES

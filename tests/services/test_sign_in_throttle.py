@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import threading
 import time
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +16,7 @@ from cupboard.models import SignInThrottle, User
 from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services import accounts
 from cupboard.services.accounts import SignInRefusedError, authenticate, create_user
+from tests.support import run_in_threads
 
 PASSWORD = "correct horse battery"
 T0 = dt.datetime(2031, 3, 4, 9, 0, tzinfo=dt.UTC)
@@ -209,26 +208,6 @@ class _SlowHasher:
         return bool(self._hasher.verify(hash, password))  # type: ignore[attr-defined]
 
 
-def _in_parallel(count: int, target: Callable[[int], None]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count, timeout=30)
-
-    def guarded(n: int) -> None:
-        try:
-            barrier.wait()
-            target(n)
-        except BaseException as error:  # reported by the test, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a sign-in hung"
-    return errors
-
-
 def test_two_simultaneous_failures_for_an_unknown_username_are_both_counted(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,7 +217,7 @@ def test_two_simultaneous_failures_for_an_unknown_username_are_both_counted(
     def fail(n: int) -> None:
         answers.append(_refusal(database_url, "ghost", f"parallel guess {n}", T0))
 
-    errors = _in_parallel(2, fail)
+    errors = run_in_threads(2, fail, start_together=True)
 
     assert errors == []
     assert answers == [WRONG, WRONG]
@@ -258,7 +237,7 @@ def test_parallel_guesses_are_counted_one_after_another_with_or_without_an_accou
     def guess(n: int) -> None:
         answers.append(_refusal(database_url, username, f"parallel guess {n}", T0))
 
-    errors = _in_parallel(8, guess)
+    errors = run_in_threads(8, guess, start_together=True)
 
     assert errors == []
     assert sorted(answers) == sorted([WRONG, WRONG, f"{WRONG} {_too_many(5)}"] + [_too_many(5)] * 5)

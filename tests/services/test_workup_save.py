@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from cupboard.db import unit_of_work
 from cupboard.errors import ConflictError, NotFoundError, ValidationError
-from cupboard.models import AuditEvent, Investigation
+from cupboard.models import Investigation
 from cupboard.services.context import ServiceContext
 from cupboard.services.workup import InvestigationEdit, save_workup_edits, update_investigation
+from tests.support import investigation_updates
 
 TODAY = dt.date(2026, 11, 20)
 
@@ -24,21 +25,6 @@ def _rows(url: str, case_id: int) -> dict[str, Investigation]:
     with unit_of_work(url) as session:
         rows = session.scalars(select(Investigation).where(Investigation.case_id == case_id))
         return {r.code: r for r in rows}
-
-
-def _audited(url: str, investigation_id: int) -> list[AuditEvent]:
-    with unit_of_work(url) as session:
-        return list(
-            session.scalars(
-                select(AuditEvent)
-                .where(
-                    AuditEvent.entity == "investigation",
-                    AuditEvent.entity_id == investigation_id,
-                    AuditEvent.action == "update",
-                )
-                .order_by(AuditEvent.id)
-            )
-        )
 
 
 def test_one_edit_is_saved_audited_and_read_back(
@@ -56,7 +42,7 @@ def test_one_edit_is_saved_audited_and_read_back(
     assert set(back) == set(_rows(ctx.database_url, case_id))
     assert (back["ct_cap"].status, back["ct_cap"].version) == ("requested", ct.version + 1)
     assert back["ct_cap"].requested_on == TODAY  # stamped, as a one-click change does
-    events = _audited(ctx.database_url, ct.id)
+    events = investigation_updates(ctx.database_url, ct.id)
     assert {(e.field, json.loads(e.after)) for e in events} == {
         ("status", "requested"),
         ("requested_on", TODAY.isoformat()),
@@ -96,9 +82,11 @@ def test_a_refused_row_changes_nothing_and_the_others_are_kept(
     assert after["ct_cap"].status == "requested"
     assert after["histopathology_ihc"].status == "requested"  # the other user's save stands
     assert (after["psa"].status, after["psa"].version) == (psa.status, psa.version)
-    assert not _audited(ctx.database_url, psa.id)
+    assert not investigation_updates(ctx.database_url, psa.id)
     # Only the other user's change is in its audit trail; the refused one left nothing.
-    histology_actors = {e.actor_username for e in _audited(ctx.database_url, histology.id)}
+    histology_actors = {
+        e.actor_username for e in investigation_updates(ctx.database_url, histology.id)
+    }
     assert histology_actors == {"test-oncologist"}
     back = {r.code: r.status for r in result.investigations}
     assert back == {code: row.status for code, row in after.items()}
@@ -133,7 +121,7 @@ def test_an_investigation_of_another_case_is_refused(
     assert result.saved == ()
     assert isinstance(dict(result.refused)[foreign.id], NotFoundError)
     assert _rows(ctx.database_url, other_case)["ct_cap"].status == foreign.status
-    assert not _audited(ctx.database_url, foreign.id)
+    assert not investigation_updates(ctx.database_url, foreign.id)
 
 
 def test_a_row_lost_in_a_race_comes_back_as_the_winner_saved_it(
@@ -179,4 +167,6 @@ def test_a_row_lost_in_a_race_comes_back_as_the_winner_saved_it(
     assert back["ct_cap"].version == ct.version + 1
     assert back["histopathology_ihc"].status == "requested"
     assert _rows(ctx.database_url, case_id)["ct_cap"].result_text == "theirs"
-    assert {e.actor_username for e in _audited(ctx.database_url, ct.id)} == {"test-oncologist"}
+    assert {e.actor_username for e in investigation_updates(ctx.database_url, ct.id)} == {
+        "test-oncologist"
+    }

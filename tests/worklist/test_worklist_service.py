@@ -14,7 +14,6 @@ from cupboard.db import unit_of_work
 from cupboard.errors import PermissionDeniedError, ValidationError
 from cupboard.models import (
     AgendaItem,
-    AuditEvent,
     Case,
     Decision,
     Investigation,
@@ -33,6 +32,7 @@ from cupboard.services.worklist import (
     worklist_page,
 )
 from cupboard.services.workup import update_investigation
+from tests.support import investigation_updates
 from tests.worklist.clinic import TODAY, ago, build_clinic, investigation, keys
 
 
@@ -200,21 +200,6 @@ def test_a_page_refuses_unknown_kinds_and_empty_limits(
         worklist_page(ServiceContext(contexts["viewer"].database_url, stranger))
 
 
-def _events(url: str, investigation_id: int) -> list[AuditEvent]:
-    with unit_of_work(url) as session:
-        return list(
-            session.scalars(
-                select(AuditEvent)
-                .where(
-                    AuditEvent.entity == "investigation",
-                    AuditEvent.entity_id == investigation_id,
-                    AuditEvent.action == "update",
-                )
-                .order_by(AuditEvent.id)  # the callers slice off the events before theirs
-            )
-        )
-
-
 def test_bulk_status_change_updates_and_audits_each_row(
     contexts: dict[str, ServiceContext], make_case: Callable[..., int]
 ) -> None:
@@ -223,7 +208,7 @@ def test_bulk_status_change_updates_and_audits_each_row(
     url = nav.database_url
     shown = {i.investigation_id: i for i in worklist(nav, mine=True) if i.investigation_id}
     rows = [(ids["ct"], shown[ids["ct"]].version), (ids["biopsy"], shown[ids["biopsy"]].version)]
-    before = {inv_id: len(_events(url, inv_id)) for inv_id, _ in rows}
+    before = {inv_id: len(investigation_updates(url, inv_id)) for inv_id, _ in rows}
 
     result = bulk_update_investigations(nav, rows, {"status": "done"})
 
@@ -231,7 +216,7 @@ def test_bulk_status_change_updates_and_audits_each_row(
     for inv_id, _ in rows:
         row = investigation(url, ids["mine"], "ct_cap" if inv_id == ids["ct"] else "biopsy")
         assert row.status == "done" and row.done_on == TODAY
-        events = _events(url, inv_id)[before[inv_id] :]
+        events = investigation_updates(url, inv_id)[before[inv_id] :]
         status_event = next(e for e in events if e.field == "status")
         assert json.loads(status_event.after) == "done"
         assert status_event.actor_username == "test-navigator"
