@@ -53,7 +53,12 @@ from cupboard.knowledge.investigations import (
     INVESTIGATIONS_BY_CODE,
     MISSING_STATUSES,
 )
-from cupboard.knowledge.markers import canonical_ihc_marker, canonical_serum_marker, marker_key
+from cupboard.knowledge.markers import (
+    canonical_ihc_marker,
+    canonical_serum_marker,
+    is_ki67,
+    marker_key,
+)
 from cupboard.knowledge.pathway import ADULT_AGE
 from cupboard.knowledge.performance import BSC_FLAG_MIN_ECOG, GOOD_PROGNOSIS_MAX_ECOG
 from cupboard.knowledge.sites import MIDLINE_SITES, PRIMARY_SITE_CODES, PRIMARY_SITES
@@ -106,12 +111,73 @@ def _canonical_keys(
     return FrozenMap(out)
 
 
+ALTERATION_KINDS: tuple[str, ...] = ("mutation", "fusion", "amplification", "deletion", "other")
+
+
+@dataclass(frozen=True)
+class Alteration:
+    """One finding of a molecular (NGS) report, as the assess contract's structured
+    alteration object: ``{"gene": "RET", "kind": "fusion", "variant": "KIF5B-RET"}``.
+
+    ``detected`` False records a tested, absent alteration ("EML4-ALK negative"): it is
+    never a finding. ``text`` keeps the report's wording when the finding came as text.
+    """
+
+    gene: str
+    kind: str  # mutation | fusion | amplification | deletion | other
+    variant: str | None = None
+    detected: bool = True
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALTERATION_KINDS:
+            raise ValueError(f"unknown alteration kind {self.kind!r}")
+        object.__setattr__(self, "gene", self.gene.strip().upper())
+
+    @property
+    def label(self) -> str:
+        """As shown on screen and in evidence: the report's text, or gene variant kind."""
+        if self.text:
+            return self.text
+        parts = [self.gene, self.variant or "", "" if self.variant else self.kind]
+        shown = " ".join(p for p in parts if p)
+        return shown if self.detected else f"{shown} not detected"
+
+
+def _alteration(item: str | Alteration | Mapping[str, Any]) -> str | Alteration:
+    if isinstance(item, (str, Alteration)):
+        return item
+    return Alteration(
+        gene=str(item["gene"]),
+        kind=str(item["kind"]),
+        variant=item.get("variant"),
+        detected=bool(item.get("detected", True)),
+    )
+
+
+def _ki67_value(value: object) -> float | None:
+    """Ki-67 in percent from a number or a report's text ("35", "35 %")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        digits = value.strip().rstrip("%").strip().replace(",", ".")
+        try:
+            return float(digits)
+        except ValueError:
+            return None
+    return None
+
+
 @dataclass(frozen=True)
 class CaseProfile:
     """What the guidance needs to know about a case (the assess contract's input).
 
     IHC and serum keys may be given in any spelling the catalogue knows (TTF1, ttf-1);
     they are stored under the canonical name. Collections are stored immutable.
+    Ki-67 given among the IHC results (as the contract writes it) is moved to ``ki67``.
+    Every field but sex and age defaults to "not known": absent is never negative.
     """
 
     sex: str  # "female" | "male"
@@ -119,7 +185,7 @@ class CaseProfile:
     histology: str | None = None  # knowledge/histology.py code
     sites: tuple[str, ...] = ()  # metastatic site codes (knowledge/sites.py)
     bone_pattern: str | None = None  # blastic | lytic | mixed
-    lesions: int | None = None
+    lesions: int | None = None  # >= 1 when known
     ihc: Mapping[str, str] = field(default_factory=FrozenMap)  # marker -> result
     serum: Mapping[str, float | str] = field(default_factory=FrozenMap)  # code -> value
     msi: str | None = None  # MSI-H | MSS | MSI-L
@@ -127,17 +193,31 @@ class CaseProfile:
     tmb: float | None = None  # mut/Mb
     pdl1_tps: float | None = None  # %
     pdl1_cps: float | None = None
-    alterations: tuple[str, ...] = ()  # free text from the NGS report
+    # NGS findings: report text ("KRAS G12D, TP53 WT": each finding judged on its own)
+    # or structured Alteration objects (a mapping with gene/kind/variant/detected is
+    # turned into one).
+    alterations: tuple[str | Alteration, ...] = ()
     tissue_of_origin: str | None = None  # primary-site code predicted by GEP
     tissue_of_origin_confidence: float | None = None  # 0..1
     ecog: int | None = None
     workup: Mapping[str, str] = field(default_factory=FrozenMap)  # code -> status
+    # Version 2 of the contract.
+    ki67: float | None = None  # proliferation index, percent 0..100
+    previous_malignancy: str | None = None  # primary-site code of an earlier cancer
+    pregnant: bool | None = None  # None: not recorded
+    symptoms: tuple[str, ...] = ()  # knowledge/sites.py SYMPTOM_CODES
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "sites", tuple(dict.fromkeys(self.sites)))
-        set_(self, "alterations", tuple(self.alterations))
-        set_(self, "ihc", _canonical_keys(self.ihc, canonical_ihc_marker, "IHC marker"))
+        set_(self, "symptoms", tuple(dict.fromkeys(self.symptoms)))
+        set_(self, "alterations", tuple(_alteration(a) for a in self.alterations))
+        ihc = dict(self.ihc)
+        for name in [n for n in ihc if is_ki67(n)]:
+            value = _ki67_value(ihc.pop(name))
+            if self.ki67 is None and value is not None:
+                set_(self, "ki67", value)
+        set_(self, "ihc", _canonical_keys(ihc, canonical_ihc_marker, "IHC marker"))
         set_(self, "serum", _canonical_keys(self.serum, canonical_serum_name, "serum marker"))
         set_(self, "workup", FrozenMap(self.workup))
 

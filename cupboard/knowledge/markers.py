@@ -56,6 +56,19 @@ IHC_MARKERS: tuple[IhcMarker, ...] = (
     IhcMarker("p16", "HPV-related squamous (cervical nodes)", "ESMO23"),
     # HER2 is scored 0-3+; "positive" here means IHC 3+, the tumour-agnostic threshold [TA].
     IhcMarker("HER2", "HER2 3+ (tumour-agnostic T-DXd)", "TA"),
+    # Version 2 of the assess contract adds these (docs/assess-contract.md).
+    IhcMarker("AE1/AE3", "pan-keratin: carcinoma (epithelial lineage)", "ESMO23"),
+    IhcMarker("CD138", "plasma cell (myeloma / plasmacytoma)", "ESMO23"),
+    IhcMarker("kappa", "plasma cell / B-cell light chain", "ESMO23"),
+    IhcMarker("lambda", "plasma cell / B-cell light chain", "ESMO23"),
+    IhcMarker("TRPS1", "breast", "ESMO23"),
+    IhcMarker("calcitonin", "medullary thyroid carcinoma", "ESMO23"),
+    IhcMarker("AR", "salivary duct carcinoma; prostate; apocrine breast", "ESMO23"),
+    IhcMarker("NUT", "NUT carcinoma (midline)", "ESMO23"),
+    IhcMarker("SMARCB1", "loss (negative) in SMARCB1-deficient tumours", "ESMO23"),
+    IhcMarker("EBER", "EBV-related nasopharyngeal carcinoma", "ESMO23"),
+    IhcMarker("neurofilament", "Merkel cell carcinoma (with CK20 dot-like)", "ESMO23"),
+    IhcMarker("HNF1B", "clear cell carcinoma (ovary, kidney)", "ESMO23"),
 )
 
 IHC_RESULTS: tuple[str, ...] = ("positive", "negative", "equivocal")
@@ -67,11 +80,30 @@ def marker_key(name: str) -> str:
 
 
 IHC_MARKERS_BY_KEY: dict[str, IhcMarker] = {marker_key(m.name): m for m in IHC_MARKERS}
+# Other names a pathology report uses for the same stain.
+IHC_ALIASES: dict[str, str] = {
+    "pankeratin": "AE1/AE3",
+    "ae1ae3": "AE1/AE3",
+    "ini1": "SMARCB1",
+    "thyroidtranscriptionfactor1": "TTF-1",
+}
+
+# Ki-67 is not positive or negative but a proliferation index, in percent of tumour
+# nuclei (0-100). It grades neuroendocrine neoplasms [ESMO23].
+KI67 = "Ki-67"
+
+
+def is_ki67(name: str) -> bool:
+    """Whether a marker name is Ki-67 (Ki67, ki-67, MIB-1)."""
+    return marker_key(name) in ("ki67", "mib1")
 
 
 def canonical_ihc_marker(name: str) -> str | None:
     """The canonical spelling of an IHC marker, or None if it is not in the catalogue."""
-    marker = IHC_MARKERS_BY_KEY.get(marker_key(name))
+    key = marker_key(name)
+    marker = IHC_MARKERS_BY_KEY.get(key) or IHC_MARKERS_BY_KEY.get(
+        marker_key(IHC_ALIASES.get(key, ""))
+    )
     return marker.name if marker else None
 
 

@@ -1,6 +1,6 @@
 """Metastatic sites (where disease is found) and primary sites (where it may come from).
 
-Codes are those of ``shared/reference/assess-contract.md``.
+Codes are those of the assess contract (docs/assess-contract.md).
 """
 
 from __future__ import annotations
@@ -52,5 +52,25 @@ PRIMARY_SITES: dict[str, str] = {
     "lymphoma": "Lymphoma",
     "sarcoma": "Sarcoma",
     "adrenal": "Adrenal",
+    # Version 2 of the contract.
+    "cervix": "Cervix uteri",
+    "anogenital": "Anogenital (anal canal, vulva, penis)",
+    "salivary_gland": "Salivary gland",
+    "skin": "Skin (cutaneous SCC, Merkel cell)",
 }
 PRIMARY_SITE_CODES: tuple[str, ...] = tuple(PRIMARY_SITES)
+
+
+# Symptoms that direct the workup [SVF block D], [NICE]: each makes its investigation
+# required (knowledge/investigations.py code).
+SYMPTOMS: dict[str, str] = {
+    "neurological": "Neurological symptoms",
+    "back_pain": "Back pain",
+    "haematuria": "Haematuria",
+    "rectal_bleeding": "Rectal bleeding",
+    "dysphagia": "Dysphagia",
+    "haemoptysis": "Haemoptysis",
+    "breast_lump": "Breast lump",
+    "testicular_mass": "Testicular mass",
+}
+SYMPTOM_CODES: tuple[str, ...] = tuple(SYMPTOMS)
