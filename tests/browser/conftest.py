@@ -8,6 +8,7 @@ is not installed the tests are skipped, except under CI, where that is a failure
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -34,6 +35,28 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+# Counts the script runs the page has started, so that a wait after a click waits for the
+# run that click asked for, not for the idle state left by the run before it (a click is
+# sent to the server asynchronously: for a moment after it the app still looks idle).
+RUN_COUNTER = """
+(() => {
+  window.__cupboardRuns = 0;
+  let last = null;
+  const look = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app ? app.getAttribute("data-test-script-state") : null;
+    if (state === "running" && last !== "running") window.__cupboardRuns += 1;
+    last = state;
+  };
+  new MutationObserver(look).observe(document, {
+    subtree: true, childList: true, attributes: true,
+    attributeFilter: ["data-test-script-state"],
+  });
+})();
+"""
+# How long an action may take to reach the server and start a run. An action that starts
+# none (opening an expander, typing without leaving the field) is then waited for no longer.
+RUN_START_MS = 5_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -163,6 +186,7 @@ def page_factory(chromium_browser: object) -> Iterator[Callable[..., object]]:
 
     def _page(width: int = 1440, height: int = 900) -> object:
         context = chromium_browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+        context.add_init_script(RUN_COUNTER)  # type: ignore[attr-defined]
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -174,14 +198,28 @@ def page_factory(chromium_browser: object) -> Iterator[Callable[..., object]]:
 
 
 def wait_for_app(page: object) -> None:
-    """Wait until Streamlit has finished running the script."""
+    """Wait until Streamlit has finished the run the last action started.
+
+    Each call waits for a run to start after the previous call (or after the page
+    loaded), then for the app to be idle: never for the idle state a click has not yet
+    replaced.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    seen = page.evaluate("window.__cupboardSeen ?? 0")  # type: ignore[attr-defined]
+    # If the last action started no run, the app is as it was: nothing more to wait for.
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "(seen) => (window.__cupboardRuns ?? 0) > seen", arg=seen, timeout=RUN_START_MS
+        )
     page.wait_for_selector(APP_IDLE, timeout=30_000)  # type: ignore[attr-defined]
-    page.wait_for_timeout(300)  # type: ignore[attr-defined]
-    page.wait_for_selector(APP_IDLE, timeout=30_000)  # type: ignore[attr-defined]
+    page.evaluate("window.__cupboardSeen = window.__cupboardRuns ?? 0")  # type: ignore[attr-defined]
 
 
 def sign_in(page: object, username: str, password: str = "demo") -> None:  # noqa: S107
     page.get_by_label("Username").fill(username)  # type: ignore[attr-defined]
     page.get_by_label("Password", exact=True).fill(password)  # type: ignore[attr-defined]
     page.get_by_role("button", name="Sign in", exact=True).click()  # type: ignore[attr-defined]
+    # Signed in once the form is gone (the sign-in reruns the app a second time).
+    page.get_by_label("Username").wait_for(state="detached")  # type: ignore[attr-defined]
     wait_for_app(page)

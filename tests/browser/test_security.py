@@ -117,6 +117,7 @@ def test_sign_out_then_restart_leaves_a_deep_link_at_the_sign_in(
     sign_in(page, "demo-oncologist")
     page.get_by_text(f"Case {identifiers[0]}").wait_for()  # type: ignore[attr-defined]
     page.get_by_role("button", name="Sign out").click()  # type: ignore[attr-defined]
+    page.get_by_label("Username").wait_for()  # type: ignore[attr-defined]
     wait_for_app(page)
     _assert_signed_out(page, identifiers)
 
@@ -131,6 +132,7 @@ def test_sign_out_then_restart_leaves_a_deep_link_at_the_sign_in(
         # The very first request to the new process is the deep link, from a browser
         # that was signed in a moment ago (same cookies).
         page.goto(f"{second.base_url}/case?case_id={CASE_ID}")  # type: ignore[attr-defined]
+        page.get_by_label("Username").wait_for()  # type: ignore[attr-defined]
         wait_for_app(page)
         _assert_signed_out(page, identifiers)
         # Signing in lands on the linked case, with the app's sidebar and its sign-out
