@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -356,6 +357,25 @@ class Decision(Base):
         ),
         # The worklist's "treatment start not recorded" (migration 0002).
         Index("ix_decisions_treatment_start", "code", "treatment_started_on", "decided_on"),
+        # One current decision per case and meeting, and per case and day for a decision
+        # taken outside a meeting: two people deciding at once cannot both stand, even
+        # when their saves race (migration 0004; services/decisions.py says who won).
+        Index(
+            "uq_decisions_current_per_meeting",
+            "case_id",
+            "meeting_id",
+            unique=True,
+            sqlite_where=text("superseded = 0 AND meeting_id IS NOT NULL"),
+            postgresql_where=text("superseded = false AND meeting_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_decisions_current_outside_meeting",
+            "case_id",
+            "decided_on",
+            unique=True,
+            sqlite_where=text("superseded = 0 AND meeting_id IS NULL"),
+            postgresql_where=text("superseded = false AND meeting_id IS NULL"),
+        ),
     )
 
 
@@ -370,6 +390,28 @@ class Setting(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class Installation(Base):
+    """What this database is for, decided once: ``demo`` (synthetic patients and the
+    published demo accounts) or ``production``. One row at most (id 1).
+
+    A database that has ever held a real account or data not made by the demo seed or
+    a demo account is production for good; demo mode never seeds it and never lets a
+    demo account in (cupboard/services/installation.py, migration 0004).
+    """
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("kind IN ('demo','production')", name="kind"),
+    )
 
 
 class AuditEvent(Base):
