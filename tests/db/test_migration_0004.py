@@ -36,12 +36,11 @@ PATIENT_AND_CASE = (
 )
 
 
-def _decision(decision_id: int, code: str) -> str:
-    return (
-        "INSERT INTO decisions (id, case_id, meeting_id, code, rationale, attendees, decided_on, "
-        f"decided_by_id, superseded, created_at, version) VALUES ({decision_id}, 1, 1, '{code}', "
-        "'r', '[]', '2026-12-01', 1, false, :now, 1)"
-    )
+DECISION = (
+    "INSERT INTO decisions (id, case_id, meeting_id, code, rationale, attendees, decided_on, "
+    "decided_by_id, superseded, created_at, version) VALUES ({id}, 1, 1, '{code}', "
+    "'r', '[]', '2026-12-01', 1, false, :now, 1)"
+)
 
 
 def test_two_current_decisions_for_one_meeting_keep_the_first_recorded(database_url: str) -> None:
@@ -49,8 +48,8 @@ def test_two_current_decisions_for_one_meeting_keep_the_first_recorded(database_
         database_url,
         USER.format(id=1, name="real.chair", demo="false"),
         *PATIENT_AND_CASE,
-        _decision(1, "best_supportive_care"),
-        _decision(2, "empiric_platinum_taxane"),
+        DECISION.format(id=1, code="best_supportive_care"),
+        DECISION.format(id=2, code="empiric_platinum_taxane"),
     )
     with get_engine(database_url).connect() as connection:
         rows = connection.execute(
