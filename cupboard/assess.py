@@ -1,6 +1,6 @@
 """``python -m cupboard assess CASE.json``: the guidance contract on the command line.
 
-shared/reference/assess-contract.md: one case profile in (a file, or ``-`` for stdin),
+docs/assess-contract.md: one case profile in (a file, or ``-`` for stdin),
 one JSON object out. The input is validated strictly at this boundary: anything
 malformed or out of range exits 2 with one line on stderr naming the field, and prints
 nothing on stdout. Unknown keys are ignored. The guidance itself is
@@ -16,11 +16,30 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from cupboard.errors import ValidationError
-from cupboard.guidance import CaseProfile, assess_case, canonical_serum_name, guidance_to_contract
+from cupboard.guidance import (
+    ALTERATION_KINDS,
+    Alteration,
+    CaseProfile,
+    assess_case,
+    canonical_serum_name,
+    guidance_to_contract,
+)
 from cupboard.knowledge.histology import HISTOLOGY_CODES, MMR_STATUSES, MSI_STATUSES
 from cupboard.knowledge.investigations import INVESTIGATION_CODES, INVESTIGATION_STATUS_CODES
-from cupboard.knowledge.markers import IHC_MARKERS, IHC_RESULTS, canonical_ihc_marker, marker_key
-from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITE_CODES, PRIMARY_SITE_CODES
+from cupboard.knowledge.markers import (
+    IHC_MARKERS,
+    IHC_RESULTS,
+    KI67,
+    canonical_ihc_marker,
+    is_ki67,
+    marker_key,
+)
+from cupboard.knowledge.sites import (
+    BONE_PATTERNS,
+    METASTATIC_SITE_CODES,
+    PRIMARY_SITE_CODES,
+    SYMPTOM_CODES,
+)
 
 SEXES: tuple[str, ...] = ("female", "male")
 MAX_AGE = 130
@@ -130,11 +149,19 @@ def _sites(value: object) -> tuple[str, ...]:
     return tuple(_enum(site, f"sites[{i}]", METASTATIC_SITE_CODES) for i, site in enumerate(items))
 
 
-def _ihc(value: object) -> dict[str, str]:
+def _ihc(value: object) -> tuple[dict[str, str], float | None]:
+    """IHC results by canonical marker, and Ki-67 (a percentage, not a result)."""
     results: dict[str, str] = {}
     spelled: dict[str, str] = {}
+    ki67: float | None = None
     for name, result in _object(value, "ihc").items():
         field = f"ihc.{name}"
+        if is_ki67(name):
+            if ki67 is not None:
+                raise ProfileError(field, f"duplicates ihc.{spelled[KI67]}")
+            ki67 = _number(result, field, 100.0)  # percent of tumour nuclei
+            spelled[KI67] = name
+            continue
         canonical = canonical_ihc_marker(name)
         if canonical is None:
             known = ", ".join(m.name for m in IHC_MARKERS)
@@ -144,7 +171,7 @@ def _ihc(value: object) -> dict[str, str]:
             raise ProfileError(field, f"contradicts ihc.{spelled[canonical]}")
         results[canonical] = result
         spelled.setdefault(canonical, name)
-    return results
+    return results, ki67
 
 
 def _serum(value: object) -> dict[str, float | str]:
@@ -174,13 +201,65 @@ def _tissue_of_origin(value: object, field: str) -> tuple[str, float]:
     return site, _number(too["confidence"], f"{field}.confidence", 1.0)
 
 
-def _alterations(value: object, field: str) -> tuple[str, ...]:
-    alterations: list[str] = []
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(field, f"must be a non-empty string, got {_got(value)}")
+    return value.strip()
+
+
+def _alteration_object(item: dict[str, Any], field: str) -> Alteration:
+    """A structured finding: gene and kind required, detected defaults to true."""
+    if item.get("gene") is None:
+        raise ProfileError(f"{field}.gene", "required: a gene symbol")
+    if item.get("kind") is None:
+        raise ProfileError(f"{field}.kind", f"required: one of {', '.join(ALTERATION_KINDS)}")
+    gene = _text(item["gene"], f"{field}.gene")
+    kind = _enum(item["kind"], f"{field}.kind", ALTERATION_KINDS)
+    variant = None
+    if item.get("variant") is not None:
+        variant = _text(item["variant"], f"{field}.variant")
+    detected = item.get("detected", True)
+    if detected is None:
+        detected = True
+    if not isinstance(detected, bool):
+        raise ProfileError(f"{field}.detected", f"must be true or false, got {_got(detected)}")
+    return Alteration(gene, kind, variant, detected)
+
+
+def _alterations(value: object, field: str) -> tuple[str | Alteration, ...]:
+    alterations: list[str | Alteration] = []
     for i, item in enumerate(_array(value, field)):
-        if not isinstance(item, str) or not item.strip():
-            raise ProfileError(f"{field}[{i}]", f"must be a non-empty string, got {_got(item)}")
-        alterations.append(item.strip())
+        item_field = f"{field}[{i}]"
+        if isinstance(item, dict):
+            alterations.append(_alteration_object(item, item_field))
+        elif isinstance(item, str) and item.strip():
+            alterations.append(item.strip())
+        else:
+            raise ProfileError(
+                item_field, f"must be a non-empty string or an object, got {_got(item)}"
+            )
     return tuple(alterations)
+
+
+def _history(value: object) -> dict[str, Any]:
+    """History fields as CaseProfile keyword arguments."""
+    history = _object(value, "history")
+    fields: dict[str, Any] = {}
+    if history.get("previous_malignancy") is not None:
+        fields["previous_malignancy"] = _enum(
+            history["previous_malignancy"], "history.previous_malignancy", PRIMARY_SITE_CODES
+        )
+    pregnant = history.get("pregnant")
+    if pregnant is not None:
+        if not isinstance(pregnant, bool):
+            raise ProfileError("history.pregnant", f"must be true or false, got {_got(pregnant)}")
+        fields["pregnant"] = pregnant
+    return fields
+
+
+def _symptoms(value: object) -> tuple[str, ...]:
+    items = _array(value, "symptoms")
+    return tuple(_enum(s, f"symptoms[{i}]", SYMPTOM_CODES) for i, s in enumerate(items))
 
 
 def _molecular(value: object) -> dict[str, Any]:
@@ -245,9 +324,11 @@ def profile_from_json(data: object) -> CaseProfile:
     if given("bone_pattern"):
         fields["bone_pattern"] = _enum(case["bone_pattern"], "bone_pattern", BONE_PATTERNS)
     if given("lesions"):
-        fields["lesions"] = _integer(case["lesions"], "lesions", 0)
+        fields["lesions"] = _integer(case["lesions"], "lesions", 1)
     if given("ihc"):
-        fields["ihc"] = _ihc(case["ihc"])
+        fields["ihc"], ki67 = _ihc(case["ihc"])
+        if ki67 is not None:
+            fields["ki67"] = ki67
     if given("serum"):
         fields["serum"] = _serum(case["serum"])
     if given("molecular"):
@@ -256,7 +337,20 @@ def profile_from_json(data: object) -> CaseProfile:
         fields["ecog"] = _integer(case["ecog"], "ecog", 0, MAX_ECOG)
     if given("workup"):
         fields["workup"] = _workup(case["workup"])
+    if given("history"):
+        fields.update(_history(case["history"]))
+    if given("symptoms"):
+        fields["symptoms"] = _symptoms(case["symptoms"])
     return CaseProfile(**fields)
+
+
+def _alteration_to_json(item: str | Alteration) -> str | dict[str, Any]:
+    if isinstance(item, str):
+        return item
+    data: dict[str, Any] = {"gene": item.gene, "kind": item.kind, "detected": item.detected}
+    if item.variant is not None:
+        data["variant"] = item.variant
+    return data
 
 
 def profile_to_json(profile: CaseProfile) -> dict[str, Any]:
@@ -267,7 +361,8 @@ def profile_to_json(profile: CaseProfile) -> dict[str, Any]:
         "sites": list(profile.sites) or None,
         "bone_pattern": profile.bone_pattern,
         "lesions": profile.lesions,
-        "ihc": dict(profile.ihc) or None,
+        "ihc": {**profile.ihc, **({KI67: profile.ki67} if profile.ki67 is not None else {})}
+        or None,
         "serum": dict(profile.serum) or None,
         "ecog": profile.ecog,
         "workup": dict(profile.workup) or None,
@@ -278,7 +373,7 @@ def profile_to_json(profile: CaseProfile) -> dict[str, Any]:
         "TMB": profile.tmb,
         "PD-L1_TPS": profile.pdl1_tps,
         "PD-L1_CPS": profile.pdl1_cps,
-        "alterations": list(profile.alterations) or None,
+        "alterations": [_alteration_to_json(a) for a in profile.alterations] or None,
     }
     if profile.tissue_of_origin is not None:
         molecular["tissue_of_origin"] = {
@@ -286,6 +381,9 @@ def profile_to_json(profile: CaseProfile) -> dict[str, Any]:
             "confidence": profile.tissue_of_origin_confidence,
         }
     optional["molecular"] = {k: v for k, v in molecular.items() if v is not None} or None
+    history = {"previous_malignancy": profile.previous_malignancy, "pregnant": profile.pregnant}
+    optional["history"] = {k: v for k, v in history.items() if v is not None} or None
+    optional["symptoms"] = list(profile.symptoms) or None
     data.update({k: v for k, v in optional.items() if v is not None})
     return data
 

@@ -125,6 +125,14 @@ NEUROENDOCRINE_MANAGE_AS: dict[str, str] = {
     "neuroendocrine_tumour": "neuroendocrine tumour",
     "neuroendocrine_carcinoma": "neuroendocrine carcinoma (platinum-etoposide)",
 }
+# A well-differentiated NET with Ki-67 above 20 % is a NET G3: still a NET, not a NEC.
+NET_G3_MANAGE_AS = "neuroendocrine tumour G3 (treat as NET, not as NEC)"
+NEUROENDOCRINE_MANAGEMENT: dict[str, str] = {
+    "neuroendocrine_tumour": "NET: treat as a neuroendocrine tumour (somatostatin analogue, "
+    "PRRT or targeted therapy by grade and site)",
+    "neuroendocrine_carcinoma": "Poorly differentiated NEC: platinum-etoposide "
+    "(not platinum-taxane)",
+}
 
 # When a profile matches several subtypes, the first in this order is *the* subtype of
 # the contract; the others are still shown and add their decisions. The curable,
@@ -156,7 +164,35 @@ GERM_CELL_MAX_AGE = 50
 # never decides the primary: no OS benefit [HAYASHI], [GEFCAPI04].
 TOO_HIGH_CONFIDENCE = 0.8
 
+# Oligometastatic disease: "generally 1-5 metastases, all treatable" [ESTRO20]; local
+# therapy of oligometastatic CUP [ESMO23], [GHANNAM]. The organ limit (at most two) is
+# the assess contract's reading; the sources leave it open. Every entry of the case's
+# sites is one organ, but all nodal stations together count as one.
+OLIGO_MAX_LESIONS = 5
+OLIGO_MAX_ORGANS = 2
+
+# A single metastasis is a favourable subtype only in a malignancy that local therapy
+# treats: a carcinoma, a neuroendocrine neoplasm or melanoma; never while lymphoma,
+# germ-cell tumour or sarcoma is still to be ruled out [ESMO23].
+LOCAL_THERAPY_HISTOLOGIES: frozenset[str] = frozenset(
+    {
+        "adenocarcinoma",
+        "poorly_differentiated_carcinoma",
+        "squamous_cell_carcinoma",
+        "neuroendocrine_tumour",
+        "neuroendocrine_carcinoma",
+        "melanoma",
+    }
+)
+
 # Only histologically confirmed disease can be a subtype [ESMO23 definition of CUP].
 CARCINOMA_HISTOLOGIES: frozenset[str] = frozenset(
     {"adenocarcinoma", "poorly_differentiated_carcinoma"}
+)
+
+# Histologies in which an extragonadal germ-cell tumour hides [ESMO23]: it is looked
+# for in a poorly differentiated carcinoma or undifferentiated neoplasm, not in an
+# adenocarcinoma or squamous carcinoma.
+GERM_CELL_HISTOLOGIES: frozenset[str] = frozenset(
+    {"poorly_differentiated_carcinoma", "undifferentiated_neoplasm"}
 )

@@ -27,9 +27,9 @@ class CkQuadrant:
 
 
 # The CK7/CK20 matrix [CHU00]. Cholangiocarcinoma and upper pancreatobiliary are
-# "pancreatobiliary", salivary is "head_and_neck", gastric is "upper_gi", Merkel cell is
-# "neuroendocrine". Squamous carcinoma (CK7-/CK20-) is a histology, not a site, so it
-# adds no site here.
+# "pancreatobiliary", salivary is "salivary_gland", gastric is "upper_gi", Merkel cell
+# is "skin". Squamous carcinoma (CK7-/CK20-) is a histology, not a site, so it adds no
+# site here.
 CK_QUADRANTS: tuple[CkQuadrant, ...] = (
     CkQuadrant(
         "positive",
@@ -42,7 +42,7 @@ CK_QUADRANTS: tuple[CkQuadrant, ...] = (
             "endometrium",
             "ovary",
             "pancreatobiliary",
-            "head_and_neck",
+            "salivary_gland",
             "mesothelioma",
         ),
     ),
@@ -52,7 +52,7 @@ CK_QUADRANTS: tuple[CkQuadrant, ...] = (
         "CK7+/CK20+",
         ("urothelial", "pancreatobiliary", "upper_gi", "ovary"),
     ),
-    CkQuadrant("negative", "positive", "CK7-/CK20+", ("colorectal", "neuroendocrine")),
+    CkQuadrant("negative", "positive", "CK7-/CK20+", ("colorectal", "skin")),
     CkQuadrant(
         "negative",
         "negative",
@@ -130,6 +130,15 @@ MARKER_POINTERS: tuple[MarkerPointer, ...] = (
     _pos("Uroplakin", "urothelial", 3),
     _pos("CD10", "kidney", 1),
     _pos("RCC", "kidney", 2),
+    # Markers of version 2 of the assess contract [ESMO23].
+    _pos("TRPS1", "breast", 2),
+    _pos("Calcitonin", "thyroid", 2),  # medullary thyroid carcinoma
+    _pos("AR", "salivary_gland", 1),  # salivary duct carcinoma (also prostate, breast)
+    _pos("AR", "prostate", 1),
+    _pos("EBER", "head_and_neck", 3),  # EBV: nasopharyngeal carcinoma
+    _pos("Neurofilament", "skin", 2),  # Merkel cell carcinoma
+    _pos("HNF1B", "ovary", 1),  # clear cell carcinoma
+    _pos("HNF1B", "kidney", 1),
 )
 
 # Key negatives: a sensitive marker that is negative, or a CK that the site almost
@@ -147,6 +156,12 @@ KEY_NEGATIVES: tuple[MarkerPointer, ...] = (
     _neg("PAX8", "kidney", -1),
     _neg("PAX8", "ovary", -1),
     _neg("Arginase-1", "liver", -1),
+    # Mesothelioma is calretinin+ and D2-40+ in most cases: both negative in a pleural
+    # adenocarcinoma speak against it [ESMO23].
+    _neg("Calretinin", "mesothelioma", -1),
+    _neg("D2-40", "mesothelioma", -1),
+    # Lung adenocarcinoma is PAX8-negative: TTF-1 with PAX8 is thyroid [ESMO23].
+    _pos("PAX8", "lung", -1),
 )
 
 
@@ -164,6 +179,14 @@ MARKER_COMBINATIONS: tuple[MarkerCombination, ...] = (
     MarkerCombination(("PAX8", "WT1"), "ovary", 2, "PAX8+ with WT1+ (serous)"),
     MarkerCombination(("PAX8", "CD10"), "kidney", 1, "PAX8+ with CD10+ (renal)"),
     MarkerCombination(("Thyroglobulin", "PAX8"), "thyroid", 1, "thyroglobulin+ with PAX8+"),
+    # TTF-1 is shared by lung and thyroid; with PAX8 it is thyroid [ESMO23].
+    MarkerCombination(("TTF-1", "PAX8"), "thyroid", 3, "TTF-1+ with PAX8+ (thyroid)"),
+    # GATA3 is shared by breast and urothelial carcinoma; with CK7+/CK20+ or p63+ it is
+    # urothelial [ESMO23], [CHU00].
+    MarkerCombination(("GATA3", "CK7", "CK20"), "urothelial", 2, "GATA3+ with CK7+/CK20+"),
+    MarkerCombination(("GATA3", "p63"), "urothelial", 2, "GATA3+ with p63+"),
+    MarkerCombination(("AR", "GATA3"), "salivary_gland", 1, "AR+ with GATA3+ (salivary duct)"),
+    MarkerCombination(("CK20", "Neurofilament"), "skin", 1, "CK20+ with neurofilament+ (Merkel)"),
 )
 
 
@@ -200,6 +223,7 @@ class PresentationPointer:
     sex: str | None = None
     histologies: frozenset[str] | None = None  # None: any histology
     bone_pattern: str | None = None
+    max_age: int | None = None  # younger than this only
 
 
 # Patterns of spread [ESMO23], [SVF]: weak pointers, they only tip a balance.
@@ -228,16 +252,83 @@ PRESENTATION_POINTERS: tuple[PresentationPointer, ...] = (
         "male",
         bone_pattern="blastic",
     ),
+    # Midline tumours in the young: extragonadal germ-cell tumour [SVF block A],
+    # [ESMO23]. Not in squamous or adenocarcinoma, nor in the old (an 84-year-old man
+    # with squamous carcinoma in mediastinal nodes has a lung or oesophageal primary).
     PresentationPointer(
         frozenset({"mediastinal_nodes", "retroperitoneal_nodes"}),
         "germ_cell",
         1,
-        "midline nodes in a man",
+        "midline nodes in a young patient",
         "SVF",
-        "male",
+        histologies=frozenset({"poorly_differentiated_carcinoma", "undifferentiated_neoplasm"}),
+        max_age=50,
     ),
     PresentationPointer(frozenset({"pleura"}), "mesothelioma", 1, "pleural disease", "ESMO23"),
+    PresentationPointer(
+        frozenset({"pleura"}),
+        "lung",
+        1,
+        "pleural adenocarcinoma",
+        "ESMO23",
+        histologies=frozenset({"adenocarcinoma"}),
+    ),
 )
+
+# Squamous carcinoma (by histology, or p40+ / p63+ with CK5/6+ in a poorly
+# differentiated carcinoma) points by where it is found [ESMO23], [ESMO15]: upper and
+# mid neck to head and neck (p16+ to the HPV-related oropharynx, EBER+ to the
+# nasopharynx), lower neck and mediastinum to the lung and oesophagus, groin to the
+# anogenital region and cervix.
+SQUAMOUS_POINTERS: tuple[PresentationPointer, ...] = (
+    PresentationPointer(
+        frozenset({"cervical_nodes"}),
+        "head_and_neck",
+        3,
+        "squamous carcinoma in cervical nodes",
+        "ESMO23",
+    ),
+    PresentationPointer(
+        frozenset({"supraclavicular_nodes"}),
+        "lung",
+        1,
+        "squamous carcinoma in supraclavicular nodes",
+        "ESMO15",
+    ),
+    PresentationPointer(
+        frozenset({"mediastinal_nodes"}),
+        "lung",
+        2,
+        "squamous carcinoma in mediastinal nodes",
+        "ESMO23",
+    ),
+    PresentationPointer(
+        frozenset({"mediastinal_nodes"}),
+        "upper_gi",
+        1,
+        "squamous carcinoma in mediastinal nodes (oesophagus)",
+        "ESMO23",
+    ),
+    PresentationPointer(
+        frozenset({"inguinal_nodes"}),
+        "anogenital",
+        2,
+        "squamous carcinoma in inguinal nodes",
+        "ESMO23",
+    ),
+    PresentationPointer(
+        frozenset({"inguinal_nodes"}),
+        "cervix",
+        1,
+        "squamous carcinoma in inguinal nodes in a woman",
+        "ESMO23",
+        "female",
+    ),
+)
+# Squamous differentiation shown by IHC in a carcinoma not called squamous [ESMO23].
+SQUAMOUS_MARKER_SETS: tuple[tuple[str, ...], ...] = (("p40",), ("p63", "CK5/6"))
+# p16 with squamous carcinoma in cervical nodes: HPV-related oropharynx [ESMO23].
+P16_HEAD_AND_NECK_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -302,3 +393,88 @@ SARCOMA_SUSPECT_HISTOLOGIES: frozenset[str] = frozenset({"other", "undifferentia
 # In an undifferentiated neoplasm the lineage is open, so every entity whose markers were
 # not tested is listed to rule out [ESMO23].
 LINEAGE_OPEN_HISTOLOGIES: frozenset[str] = frozenset({"undifferentiated_neoplasm"})
+
+
+@dataclass(frozen=True)
+class TissueProfile:
+    """A site's defining markers on tissue: the profile is present when every marker of
+    one of ``any_of`` is positive and none of ``unless`` is. Used to test a presumption
+    (a favourable subtype, a tissue-of-origin call, a primary found) against the tissue
+    and to report two lineages at once; never to rank on its own."""
+
+    site: str
+    label: str  # "a lung profile"
+    any_of: tuple[tuple[str, ...], ...]
+    unless: tuple[str, ...] = ()
+    source: str = "ESMO23"
+
+
+# Site-specific markers, cup-clinical.md section 3 [ESMO23]. S100 alone is not a
+# melanoma profile (sensitive, not specific); a lone shared marker is read with the
+# marker that disambiguates it (TTF-1 with PAX8 is thyroid, GATA3 with p63 urothelial).
+TISSUE_PROFILES: tuple[TissueProfile, ...] = (
+    TissueProfile("lung", "a lung profile", (("TTF-1",), ("Napsin A",)), ("Thyroglobulin", "PAX8")),
+    TissueProfile("thyroid", "a thyroid profile", (("Thyroglobulin",), ("TTF-1", "PAX8"))),
+    TissueProfile(
+        "urothelial",
+        "a urothelial profile",
+        (("Uroplakin",), ("GATA3", "p63"), ("GATA3", "CK7", "CK20")),
+    ),
+    TissueProfile(
+        "breast",
+        "a breast profile",
+        (("ER", "GATA3"), ("Mammaglobin",), ("GCDFP-15",), ("TRPS1",), ("GATA3",)),
+        ("Uroplakin", "p63", "CK20"),
+    ),
+    TissueProfile(
+        "colorectal",
+        "a colorectal profile",
+        (("CDX2", "SATB2"), ("CDX2", "CK20"), ("SATB2", "CK20")),
+        ("CK7",),
+    ),
+    TissueProfile("melanoma", "a melanoma profile", (("SOX10",), ("HMB45",), ("Melan-A",))),
+    TissueProfile("prostate", "a prostate profile", (("PSA",), ("NKX3.1",), ("PSAP",))),
+    TissueProfile("liver", "a hepatocellular profile", (("HepPar-1",), ("Arginase-1",))),
+    TissueProfile(
+        "mesothelioma",
+        "a mesothelial profile",
+        (("Calretinin", "D2-40"), ("Calretinin", "WT1"), ("WT1", "D2-40")),
+        ("PAX8",),
+    ),
+    TissueProfile("ovary", "a serous Müllerian profile", (("PAX8", "WT1"),), ("Calretinin",)),
+    TissueProfile("kidney", "a renal profile", (("PAX8", "CD10"), ("PAX8", "RCC")), ("WT1",)),
+    TissueProfile("germ_cell", "a germ-cell profile", (("OCT3/4",), ("SALL4", "PLAP"))),
+    TissueProfile("lymphoma", "a lymphoid profile", (("CD45",),)),
+    TissueProfile("head_and_neck", "an EBV-related nasopharyngeal profile", (("EBER",),)),
+    TissueProfile(
+        "neuroendocrine",
+        "neuroendocrine differentiation",
+        (
+            ("Chromogranin A", "Synaptophysin"),
+            ("Chromogranin A", "INSM1"),
+            ("Synaptophysin", "INSM1"),
+        ),
+    ),
+)
+TISSUE_PROFILES_BY_SITE: dict[str, TissueProfile] = {p.site: p for p in TISSUE_PROFILES}
+# Neuroendocrine differentiation occurs in carcinomas of many sites (small-cell lung
+# carcinoma is TTF-1+): it never contradicts another site's profile.
+DIFFERENTIATION_PROFILES: frozenset[str] = frozenset({"neuroendocrine"})
+
+# Neuroendocrine markers; two positive in a poorly differentiated carcinoma make it a
+# NEC [ESMO23] (assess contract version 2).
+NEUROENDOCRINE_MARKERS: tuple[str, ...] = ("Synaptophysin", "Chromogranin A", "INSM1")
+NEC_MIN_MARKERS = 2
+# Ki-67 above 20 % is grade 3. In a well-differentiated tumour that is a NET G3, not a
+# NEC: it is still treated as a NET [ESMO23].
+KI67_G3_ABOVE = 20.0
+
+# Site-specific markers that establish a primary on tissue [ESMO23] (assess contract
+# version 2 ``primary_found``): each entry is (site, any one of these positive, with one
+# of these positive too or nothing required). Serum alone and a CK7/CK20 pattern alone
+# never establish a primary.
+PRIMARY_FOUND_MARKERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("prostate", ("PSA", "NKX3.1"), ()),
+    ("thyroid", ("Thyroglobulin",), ("TTF-1", "PAX8")),
+    ("liver", ("HepPar-1", "Arginase-1"), ()),
+)

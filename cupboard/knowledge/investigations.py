@@ -53,7 +53,7 @@ INVESTIGATIONS: tuple[Investigation, ...] = (
         "ESMO23",
         "E",
     ),
-    Investigation("mri_brain", "MRI brain / spine", "conditional", "By symptoms", "ESMO23", "D"),
+    Investigation("mri_brain", "MRI brain", "conditional", "Neurological symptoms", "ESMO23", "D"),
     Investigation(
         "biopsy",
         "Biopsy of the most accessible lesion",
@@ -131,6 +131,49 @@ INVESTIGATIONS: tuple[Investigation, ...] = (
         "D",
     ),
     Investigation("hpv_ebv", "HPV (p16) / EBV", "conditional", "Cervical-node SCC", "ESMO23", "D"),
+    # Version 2 of the assess contract (docs/assess-contract.md).
+    Investigation("mri_spine", "MRI spine", "conditional", "Back pain", "NICE", "D"),
+    Investigation(
+        "testicular_ultrasound",
+        "Testicular ultrasound",
+        "conditional",
+        "Men under 50 with midline nodes or raised AFP/beta-hCG; testicular mass",
+        "ESMO23",
+        "D",
+    ),
+    Investigation(
+        "thyroid_ultrasound",
+        "Thyroid ultrasound",
+        "conditional",
+        "Thyroglobulin+, or TTF-1+ with PAX8+",
+        "ESMO23",
+        "D",
+    ),
+    Investigation("cystoscopy", "Cystoscopy", "conditional", "Haematuria", "NICE", "D"),
+    Investigation(
+        "gynaecological_exam",
+        "Gynaecological examination",
+        "conditional",
+        "Women with peritoneal, pelvic or inguinal disease",
+        "SVF",
+        "A",
+    ),
+    Investigation(
+        "myeloma_screen",
+        "Myeloma screen (calcium, albumin, protein electrophoresis, free light chains)",
+        "conditional",
+        "Bone metastases, lytic or mixed above all",
+        "SVF",
+        "A",
+    ),
+    Investigation(
+        "chromogranin_a",
+        "Serum chromogranin A",
+        "conditional",
+        "Neuroendocrine histology or markers",
+        "SVF",
+        "A",
+    ),
 )
 INVESTIGATION_CODES: tuple[str, ...] = tuple(i.code for i in INVESTIGATIONS)
 INVESTIGATIONS_BY_CODE: dict[str, Investigation] = {i.code: i for i in INVESTIGATIONS}

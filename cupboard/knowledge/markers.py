@@ -62,12 +62,12 @@ IHC_MARKERS: tuple[IhcMarker, ...] = (
     IhcMarker("kappa", "plasma cell / B-cell light chain", "ESMO23"),
     IhcMarker("lambda", "plasma cell / B-cell light chain", "ESMO23"),
     IhcMarker("TRPS1", "breast", "ESMO23"),
-    IhcMarker("calcitonin", "medullary thyroid carcinoma", "ESMO23"),
+    IhcMarker("Calcitonin", "medullary thyroid carcinoma", "ESMO23"),
     IhcMarker("AR", "salivary duct carcinoma; prostate; apocrine breast", "ESMO23"),
     IhcMarker("NUT", "NUT carcinoma (midline)", "ESMO23"),
     IhcMarker("SMARCB1", "loss (negative) in SMARCB1-deficient tumours", "ESMO23"),
     IhcMarker("EBER", "EBV-related nasopharyngeal carcinoma", "ESMO23"),
-    IhcMarker("neurofilament", "Merkel cell carcinoma (with CK20 dot-like)", "ESMO23"),
+    IhcMarker("Neurofilament", "Merkel cell carcinoma (with CK20 dot-like)", "ESMO23"),
     IhcMarker("HNF1B", "clear cell carcinoma (ovary, kidney)", "ESMO23"),
 )
 

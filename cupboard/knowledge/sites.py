@@ -28,6 +28,19 @@ METASTATIC_SITE_CODES: tuple[str, ...] = tuple(METASTATIC_SITES)
 # Midline nodal sites, relevant to extragonadal germ-cell tumours [ESMO23].
 MIDLINE_SITES: frozenset[str] = frozenset({"mediastinal_nodes", "retroperitoneal_nodes"})
 
+# Nodal stations: for counting organs (oligometastatic disease, lesion consistency)
+# all of them together are one organ, the lymphatic system (assess contract version 2).
+NODAL_SITES: frozenset[str] = frozenset(
+    {
+        "cervical_nodes",
+        "supraclavicular_nodes",
+        "axillary_nodes",
+        "mediastinal_nodes",
+        "retroperitoneal_nodes",
+        "inguinal_nodes",
+    }
+)
+
 BONE_PATTERNS: dict[str, str] = {"blastic": "Blastic", "lytic": "Lytic", "mixed": "Mixed"}
 
 # Primary sites a case may point to or end with [assess-contract].

@@ -19,7 +19,14 @@ SOURCES: dict[str, str] = {
     "SEOM17": "Losa F et al. SEOM clinical guideline on unknown primary cancer. "
     "Clin Transl Oncol 2018 (Table 3: favourable subsets).",
     "CHU00": "Chu P et al. Mod Pathol 2000;13:962 (CK7/CK20).",
-    "GHANNAM": "Ghannam Y et al. Cancers 2022;14:5929.",
+    "GHANNAM": "Ghannam Y et al. Cancers 2022;14:5929 (radiotherapy of the primary / "
+    "oligometastatic disease).",
+    "ESTRO20": "Guckenberger M et al. Characterisation and classification of oligometastatic "
+    "disease: a European Society for Radiotherapy and Oncology and European Organisation for "
+    "Research and Treatment of Cancer consensus recommendation. Lancet Oncol 2020;21:e18-28.",
+    "ESCAT": "Mateo J et al. A framework to rank genomic alterations as targets for cancer "
+    "precision medicine: the ESMO Scale for Clinical Actionability of molecular Targets "
+    "(ESCAT). Ann Oncol 2018;29:1895-1902.",
     "LOINC": "LOINC 89247-1 ECOG Performance Status score.",
     "MCODE": "HL7 FHIR mCODE Implementation Guide.",
 }

@@ -185,7 +185,8 @@ def test_workup_rows_are_expected_investigations_of_discussed_cases(
     data = service.load_analytics(contexts["viewer"], cohort.filters, TODAY)
     assert set(data.workup["case_id"]) == {cohort.a, cohort.b}
     assert not data.workup["status"].isin(["not_indicated", "declined"]).any()
-    # A woman's required workup (history, bloods, CT, mammography, biopsy, histology).
+    # A woman's required workup (history, bloods, CT, mammography, biopsy, histology),
+    # and the myeloma screen her bone metastases call for [SVF block A].
     assert set(data.workup.loc[data.workup["case_id"] == cohort.a, "code"]) == {
         "history_exam",
         "blood_panel",
@@ -193,6 +194,7 @@ def test_workup_rows_are_expected_investigations_of_discussed_cases(
         "mammography",
         "biopsy",
         "histopathology_ihc",
+        "myeloma_screen",
     }
     missing = metrics.workup_missing_at_first_mdt(data.cases, data.workup).set_index("code")
     assert missing.loc["ct_cap", ["expected", "missing"]].tolist() == [2, 1]  # b had none

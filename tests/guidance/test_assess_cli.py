@@ -1,4 +1,4 @@
-"""``python -m cupboard assess``, run as a user runs it (shared/reference/assess-contract.md)."""
+"""``python -m cupboard assess``, run as a user runs it (docs/assess-contract.md)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ PROSTATE_CASE: dict[str, Any] = {
         "biopsy": "done",
         "histopathology_ihc": "reported",
         "psa": "reported",
+        "myeloma_screen": "reported",
         "ngs": "requested",
     },
     "referrer_note": "unknown keys are ignored",
@@ -40,13 +41,16 @@ PROSTATE_CASE: dict[str, Any] = {
 
 # Worked out by hand from cup-clinical.md: prostate scores CK7-/CK20- (1) + NKX3.1 (3) +
 # PSA > 4 (2) + blastic bone in a man (1); the rest of the CK7-/CK20- quadrant [CHU00]
-# follows in catalogue order; NGS is required at ECOG 1 and only requested.
+# follows in catalogue order; NGS is required at ECOG 1 and only requested. NKX3.1 on
+# tissue establishes the prostate primary (version 2), which keeps the subtype that
+# agrees with it and puts site-specific therapy first.
 PROSTATE_EXPECTED: dict[str, Any] = {
     "favourable_subtype": {
         "code": "bone_blastic_psa_men",
         "manage_as": "prostate cancer",
         "source": "ESMO23",
     },
+    "primary_found": {"site": "prostate", "evidence": ["NKX3.1+", "serum PSA 88 ng/mL"]},
     "likely_primaries": [
         {
             "site": "prostate",
@@ -68,8 +72,10 @@ PROSTATE_EXPECTED: dict[str, Any] = {
     "immunotherapy_candidate": False,
     "missing_workup": ["ngs"],
     "prognosis": "good",
-    "options": ["further_workup", "site_specific"],
-    "warnings": [],
+    "options": ["site_specific", "further_workup"],
+    "conflicts": [],
+    "warnings": ["Required workup still missing: Comprehensive genomic profiling (NGS)."],
+    "warning_codes": ["missing_required_workup"],
 }
 
 

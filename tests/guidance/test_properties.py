@@ -1,5 +1,8 @@
 """Properties: any profile within the contract is assessed without a crash, and the
-output always has the contract's shape (shared/reference/assess-contract.md)."""
+output always has the contract's shape (docs/assess-contract.md); and the principle of
+version 2 holds for any profile: nothing fires without evidence, evidence against a
+presumption can only take a subtype away, an unrelated negative changes nothing, and
+not done or equivocal is never negative."""
 
 from __future__ import annotations
 
@@ -10,7 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cupboard.assess import ProfileError, profile_from_json, profile_to_json
-from cupboard.guidance import assess_case, guidance_to_contract, required_investigations
+from cupboard.guidance import (
+    ALTERATION_KINDS,
+    assess_case,
+    guidance_to_contract,
+    profile_requirements,
+)
 from cupboard.knowledge.biomarkers import IMMUNOTHERAPY_BIOMARKERS, TUMOUR_AGNOSTIC_NAMES
 from cupboard.knowledge.decisions import DECISION_CODES
 from cupboard.knowledge.favourable_subtypes import FAVOURABLE_SUBTYPE_CODES
@@ -22,7 +30,12 @@ from cupboard.knowledge.investigations import (
     MISSING_STATUSES,
 )
 from cupboard.knowledge.markers import IHC_MARKERS, IHC_RESULTS
-from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITE_CODES, PRIMARY_SITE_CODES
+from cupboard.knowledge.sites import (
+    BONE_PATTERNS,
+    METASTATIC_SITE_CODES,
+    PRIMARY_SITE_CODES,
+    SYMPTOM_CODES,
+)
 from cupboard.knowledge.sources import SOURCES
 
 PROFILE_SETTINGS = settings(
@@ -37,9 +50,14 @@ def _respell(name: str) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def ihc_panels(draw: st.DrawFn) -> dict[str, str]:
+def ihc_panels(draw: st.DrawFn) -> dict[str, Any]:
     markers = draw(st.lists(st.sampled_from(IHC_MARKERS), unique=True, max_size=14))
-    return {draw(_respell(m.name)): draw(st.sampled_from(IHC_RESULTS)) for m in markers}
+    panel: dict[str, Any] = {
+        draw(_respell(m.name)): draw(st.sampled_from(IHC_RESULTS)) for m in markers
+    }
+    if draw(st.booleans()):
+        panel[draw(st.sampled_from(["Ki-67", "ki67", "KI-67"]))] = draw(amounts(100))
+    return panel
 
 
 def amounts(high: float = 1e6) -> st.SearchStrategy[float | int]:
@@ -60,9 +78,26 @@ ALTERATIONS = st.one_of(
             "RET M918T",
             "KRAS G12D",
             "TP53 R273H",
+            "RET-mutant (M918T)",
+            "NTRK1-positive (pan-TRK IHC)",
+            "EML4-ALK negative, BRAF V600E",
+            "EGFR exon 19 deletion; TP53 WT",
+            "KRAS G12C",
+            "MET exon 14 skipping",
+            "ERBB2 amplification",
         ]
     ),
     st.text(min_size=1, max_size=30).filter(str.strip),
+    st.fixed_dictionaries(
+        {
+            "gene": st.sampled_from(["RET", "NTRK1", "BRAF", "EGFR", "ALK", "TP53", "FGFR2"]),
+            "kind": st.sampled_from(ALTERATION_KINDS),
+        },
+        optional={
+            "variant": st.sampled_from(["V600E", "KIF5B-RET", "G12C", "L858R"]),
+            "detected": st.booleans(),
+        },
+    ),
 )
 
 MOLECULAR = st.fixed_dictionaries(
@@ -100,7 +135,7 @@ PROFILES = st.fixed_dictionaries(
         "histology": st.sampled_from(HISTOLOGY_CODES),
         "sites": st.lists(st.sampled_from(METASTATIC_SITE_CODES), max_size=5),
         "bone_pattern": st.sampled_from(list(BONE_PATTERNS)),
-        "lesions": st.integers(0, 60),
+        "lesions": st.integers(1, 60),
         "ihc": ihc_panels(),
         "serum": SERUM,
         "molecular": MOLECULAR,
@@ -108,12 +143,21 @@ PROFILES = st.fixed_dictionaries(
         "workup": st.dictionaries(
             st.sampled_from(INVESTIGATION_CODES), st.sampled_from(INVESTIGATION_STATUS_CODES)
         ),
+        "history": st.fixed_dictionaries(
+            {},
+            optional={
+                "previous_malignancy": st.sampled_from(PRIMARY_SITE_CODES),
+                "pregnant": st.booleans(),
+            },
+        ),
+        "symptoms": st.lists(st.sampled_from(SYMPTOM_CODES), max_size=3),
         "unknown_key": st.integers(),
     },
 )
 
 CONTRACT_KEYS = [
     "favourable_subtype",
+    "primary_found",
     "likely_primaries",
     "exclude_first",
     "tumour_agnostic",
@@ -121,8 +165,32 @@ CONTRACT_KEYS = [
     "missing_workup",
     "prognosis",
     "options",
+    "conflicts",
     "warnings",
+    "warning_codes",
 ]
+CONFLICT_CODES = {
+    "subtype_contradicted",
+    "msi_mmr_discordant",
+    "too_vs_ihc",
+    "inconsistent_lesion_count",
+    "marker_conflict",
+}
+# The contract's warning codes, and the project's own for its other warnings
+# (docs/assess-contract.md).
+WARNING_CODES = {
+    "paediatric",
+    "ecog_3_plus",
+    "missing_required_workup",
+    "pd_l1_not_tumour_agnostic",
+    "previous_malignancy",
+    "pregnancy_hcg",
+    "low_confidence_too",
+    "no_histology",
+    "rule_out_first",
+    "ecog_not_recorded",
+    "too_alone",
+}
 
 
 def _unique(items: list[Any]) -> bool:
@@ -160,14 +228,7 @@ def _assert_contract_shape(out: dict[str, Any], data: dict[str, Any]) -> None:
 
     assert out["immunotherapy_candidate"] is bool(IMMUNOTHERAPY_BIOMARKERS & set(names))
 
-    required = required_investigations(
-        data["sex"],
-        data.get("sites", []),
-        data.get("histology"),
-        lesions=data.get("lesions"),
-        ecog=data.get("ecog"),
-        ihc=dict(profile_from_json(data).ihc),
-    )
+    required = [r.code for r in profile_requirements(profile_from_json(data))]
     missing = out["missing_workup"]
     assert set(missing) <= set(required)
     assert missing == [c for c in INVESTIGATION_CODES if c in missing]  # catalogue order
@@ -183,6 +244,23 @@ def _assert_contract_shape(out: dict[str, Any], data: dict[str, Any]) -> None:
 
     for warning in out["warnings"]:
         assert isinstance(warning, str) and warning and "\n" not in warning
+    assert len(out["warning_codes"]) == len(out["warnings"])
+    assert set(out["warning_codes"]) <= WARNING_CODES
+    assert ("missing_required_workup" in out["warning_codes"]) is bool(missing)
+
+    found = out["primary_found"]
+    if found is not None:
+        assert set(found) == {"site", "evidence"} and found["site"] in PRIMARY_SITE_CODES
+        assert primaries[0]["site"] == found["site"]
+        assert out["options"][0] == "site_specific"
+    for conflict in out["conflicts"]:
+        assert set(conflict) == {"code", "message"} and conflict["code"] in CONFLICT_CODES
+        assert conflict["message"] and "\n" not in conflict["message"]
+    # Exclusions never remove every option: a fit (or unassessed) patient without a
+    # primary found can always be offered a trial.
+    ecog = data.get("ecog")
+    if found is None and (ecog is None or ecog <= 2):
+        assert "clinical_trial" in out["options"]
 
 
 @PROFILE_SETTINGS
@@ -214,12 +292,18 @@ def test_clinical_invariants(data: dict[str, Any]) -> None:
     # ECOG >= 3: best supportive care is raised for discussion, never decided [ESMO23].
     if profile.ecog is not None and profile.ecog >= 3:
         assert "best_supportive_care" in options
-        if guidance.favourable_subtype is None:
+        if guidance.favourable_subtype is None and guidance.primary_found is None:
             assert options[0] == "best_supportive_care"
-    # Missing workup comes first (after supportive care when the patient is unfit).
-    unfit_unfavourable = options[0] == "best_supportive_care"
+    # Missing workup comes first (after a primary found on tissue, and after supportive
+    # care when the patient is unfit).
+    ahead = 0
+    if guidance.primary_found is not None:
+        assert options[0] == "site_specific"
+        ahead = 1
+    if options[ahead] == "best_supportive_care":
+        ahead += 1
     if guidance.missing_workup:
-        assert options[1 if unfit_unfavourable else 0] == "further_workup"
+        assert options[ahead] == "further_workup"
     # Every warning, option and evidence item carries a known source.
     assert all(w.source in SOURCES for w in guidance.warnings)
     assert all(o.source in SOURCES for o in guidance.options)
@@ -253,6 +337,8 @@ TOP_LEVEL_KEYS = [
     "molecular",
     "ecog",
     "workup",
+    "history",
+    "symptoms",
 ]
 
 

@@ -355,7 +355,8 @@ def test_quadrant_and_markers_rank_the_primary(
 
 def test_quadrant_alone_lists_its_sites_and_nothing_else() -> None:
     guidance = assess_case(case(sex="male", ihc={"CK7": NEG, "CK20": POS}))
-    assert set(ranked_sites(guidance)) == {"colorectal", "neuroendocrine"}
+    # Version 2: Merkel cell carcinoma has its own primary-site code, "skin".
+    assert set(ranked_sites(guidance)) == {"colorectal", "skin"}
 
 
 def test_equivocal_ck_gives_no_quadrant() -> None:
@@ -407,9 +408,13 @@ def test_serum_markers_point_to_sites() -> None:
 
 def test_tissue_of_origin_is_weighted_by_confidence() -> None:
     high = assess_case(case(tissue_of_origin="lung", tissue_of_origin_confidence=0.9))
+    higher = assess_case(case(tissue_of_origin="lung", tissue_of_origin_confidence=0.99))
     low = assess_case(case(tissue_of_origin="lung", tissue_of_origin_confidence=0.3))
     assert evidence_of(high, "lung") == ["TOO lung 0.9"]
-    assert high.likely_primaries[0].score > low.likely_primaries[0].score
+    assert higher.likely_primaries[0].score > high.likely_primaries[0].score
+    # Version 2: a call below 0.8 is not used, and says so.
+    assert low.likely_primaries == ()
+    assert "low_confidence_too" in [w.code for w in low.warnings]
     # GEP alone: shown, and flagged as no OS benefit [HAYASHI].
     assert any(w.source == "HAYASHI" for w in high.warnings)
 
@@ -620,7 +625,9 @@ def test_sex_specific_workup() -> None:
         ("male", ["axillary_nodes"], "adenocarcinoma", {}, "breast_mri", False),
         ("male", ["mediastinal_nodes"], None, {}, "afp_bhcg", True),
         ("male", ["retroperitoneal_nodes"], None, {}, "afp_bhcg", True),
-        ("female", ["mediastinal_nodes"], None, {}, "afp_bhcg", False),
+        # Version 2: midline tumours in either sex [SVF block A].
+        ("female", ["mediastinal_nodes"], None, {}, "afp_bhcg", True),
+        ("female", ["lung"], None, {}, "afp_bhcg", False),
         ("female", ["liver"], None, {}, "afp_bhcg", True),  # isolated liver tumour [SVF]
         ("female", ["peritoneum"], None, {}, "ca125", True),
         ("male", ["peritoneum"], None, {}, "ca125", False),
@@ -629,7 +636,9 @@ def test_sex_specific_workup() -> None:
         ("male", ["cervical_nodes"], "squamous_cell_carcinoma", {}, "hpv_ebv", True),
         ("male", ["cervical_nodes"], "adenocarcinoma", {}, "hpv_ebv", False),
         ("male", ["adrenal"], "adenocarcinoma", {"lesions": 1}, "pet_ct", True),
-        ("male", ["adrenal"], "adenocarcinoma", {"lesions": 3}, "pet_ct", False),
+        # Version 2: oligometastatic (<= 5 lesions in <= 2 organs) before local therapy.
+        ("male", ["adrenal"], "adenocarcinoma", {"lesions": 3}, "pet_ct", True),
+        ("male", ["adrenal"], "adenocarcinoma", {"lesions": 6}, "pet_ct", False),
         ("male", ["liver"], None, {"ecog": 1}, "ngs", True),
         ("male", ["liver"], None, {"ecog": 2}, "ngs", False),
         ("male", ["liver"], None, {}, "ngs", False),
@@ -647,6 +656,7 @@ def test_sex_specific_workup() -> None:
         ),
         ("male", ["liver"], None, {}, "colonoscopy", False),  # never blind
         ("male", ["brain"], None, {}, "mri_brain", False),  # symptom-guided
+        ("male", ["brain"], None, {"symptoms": ("neurological",)}, "mri_brain", True),
         ("male", ["liver"], None, {}, "gep", False),  # selected only [HAYASHI]
     ],
 )
@@ -814,6 +824,7 @@ def test_contract_has_exactly_the_contract_keys() -> None:
     contract = guidance_to_contract(assess_case(case()))
     assert list(contract) == [
         "favourable_subtype",
+        "primary_found",
         "likely_primaries",
         "exclude_first",
         "tumour_agnostic",
@@ -821,7 +832,9 @@ def test_contract_has_exactly_the_contract_keys() -> None:
         "missing_workup",
         "prognosis",
         "options",
+        "conflicts",
         "warnings",
+        "warning_codes",
     ]
 
 
@@ -848,8 +861,13 @@ def test_melanoma_histology_is_managed_as_melanoma() -> None:
     guidance = assess_case(case(histology="melanoma", ecog=1, workup=ALL_REPORTED))
     assert top_site(guidance) == "melanoma"
     assert [e.entity for e in guidance.exclude_first] == ["melanoma"]
-    assert [o.code for o in guidance.options] == ["site_specific"]
+    # Version 2: a fit patient with no primary found can always be offered a trial.
+    assert [o.code for o in guidance.options] == ["site_specific", "clinical_trial"]
     with_cd45 = assess_case(
         case(histology="melanoma", ihc={"CD45": POS}, ecog=1, workup=ALL_REPORTED)
     )
-    assert [o.code for o in with_cd45.options] == ["site_specific", "further_workup"]
+    assert [o.code for o in with_cd45.options] == [
+        "site_specific",
+        "further_workup",
+        "clinical_trial",
+    ]

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from cupboard.db import unit_of_work
 from cupboard.errors import PermissionDeniedError
 from cupboard.importing import MalformedFileError, read_referral_csv
+from cupboard.knowledge.investigations import INVESTIGATIONS
 from cupboard.models import AuditEvent, Case, Investigation, Patient
 from cupboard.services.context import ServiceContext
 from cupboard.services.interop import commit_referral_import, preview_referral_import
@@ -88,7 +89,7 @@ def test_confirmed_import_writes_the_valid_rows_once(navigator: ServiceContext) 
     after = _counts(url)
     assert after["patients"] == before["patients"] + 2
     assert after["cases"] == before["cases"] + 2
-    assert after["investigations"] == before["investigations"] + 2 * 19
+    assert after["investigations"] == before["investigations"] + 2 * len(INVESTIGATIONS)
     with unit_of_work(url) as session:
         anna = session.scalar(select(Patient).where(Patient.mrn == "NEW-1"))
         finn = session.scalar(select(Patient).where(Patient.mrn == "NEW-6"))

@@ -100,8 +100,9 @@ def test_agenda_rows_count_workup_and_pick_the_latest_ecog_by_date(
     assert rows[0].question == "Fit for chemotherapy?"
     woman_row = rows[1]
     applies_to_women = [i.code for i in INVESTIGATIONS if i.applies_to in ("all", "female")]
-    # mammography was taken out; ct_cap and biopsy are finished with.
-    assert woman_row.workup_total == len(applies_to_women) - 1
+    # mammography was taken out; ct_cap and biopsy are finished with; her bone
+    # metastases add the myeloma screen [SVF block A].
+    assert woman_row.workup_total == len(applies_to_women) - 1 + 1
     assert woman_row.workup_done == 2
     assert woman_row.workup_label == f"2/{len(applies_to_women) - 1}"
     assert set(woman_row.outstanding) == set(applies_to_women) - {"ct_cap", "biopsy", "mammography"}
@@ -361,7 +362,7 @@ def test_timeline_tells_the_story_newest_first_with_who_did_what(
     assert [e.sort_key for e in events] == sorted((e.sort_key for e in events), reverse=True)
     assert events[-1].title == "Referral received"
     assert "CT chest/abdomen/pelvis with contrast reported" in titles
-    assert "MRI brain / spine: Declined" in titles
+    assert "MRI brain: Declined" in titles
     assert "ECOG 1" in titles
     assert "Histopathology" in titles
     assert "MDT decision: Empiric platinum–taxane" in titles
