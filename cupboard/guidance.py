@@ -948,9 +948,17 @@ def _contradiction(
         return None
     words = _SUBTYPE_WORDS[code]
     others = _other_profiles(profiles, site)
+    if code in _TOO_DEFINING_NEGATIVES and any("TOO" in e for e in evidence):
+        negatives = [m for m in _TOO_DEFINING_NEGATIVES[code] if profile.negative(m)]
+        positives = [m for m in _TOO_DEFINING_POSITIVES[code] if profile.positive(m)]
+        if negatives or positives:
+            against = [f"{m} negative" for m in negatives] + [f"{m}+" for m in positives]
+            return f"{words} ({evidence[-1]}), but {', '.join(against)} on IHC"
+    if profiles.get(site):
+        # The presumed site's own markers are positive on tissue: the presumption holds;
+        # a second lineage beside it is reported as a marker conflict.
+        return None
     if code == "bone_blastic_psa_men":
-        if profiles.get("prostate"):
-            return None  # prostate markers positive on tissue: the presumption holds
         negatives = [m for m in ("PSA", "NKX3.1") if profile.negative(m)]
         if others:
             against = f"{'/'.join(negatives)} negative on IHC and " if negatives else ""
@@ -958,12 +966,6 @@ def _contradiction(
         if len(negatives) == 2:
             return f"{words} with raised serum PSA, but PSA and NKX3.1 negative on IHC"
         return None
-    if code in _TOO_DEFINING_NEGATIVES and any("TOO" in e for e in evidence):
-        negatives = [m for m in _TOO_DEFINING_NEGATIVES[code] if profile.negative(m)]
-        positives = [m for m in _TOO_DEFINING_POSITIVES[code] if profile.positive(m)]
-        if negatives or positives:
-            against = [f"{m} negative" for m in negatives] + [f"{m}+" for m in positives]
-            return f"{words} ({evidence[-1]}), but {', '.join(against)} on IHC"
     if others:
         return f"{words}, but {_others_text(others)}, not {_site_label(site)}"
     return None

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from cupboard.assess import ProfileError, profile_from_json, run_assess
+from cupboard.guidance import Alteration
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,6 +151,21 @@ BAD_INPUTS: list[tuple[str, str, str]] = [
     ("non-object", json.dumps([PROSTATE_CASE]), "case"),
     ("bad-workup-status", json.dumps(_with(workup={"ct_cap": "pending"})), "workup.ct_cap"),
     ("nan-psa", json.dumps(_with(serum={"PSA": float("nan")})), "serum.PSA"),
+    # Version 2 inputs.
+    ("lesions-0", json.dumps(_with(lesions=0)), "lesions"),
+    ("ki67-120", json.dumps(_with(ihc={"Ki-67": 120})), "ihc.Ki-67"),
+    ("unknown-marker-v2", json.dumps(_with(ihc={"CDH17": "positive"})), "ihc.CDH17"),
+    ("bad-symptom", json.dumps(_with(symptoms=["fatigue"])), "symptoms[0]"),
+    (
+        "bad-previous-malignancy",
+        json.dumps(_with(history={"previous_malignancy": "spleen"})),
+        "history.previous_malignancy",
+    ),
+    (
+        "alteration-kind",
+        json.dumps(_with(molecular={"alterations": [{"gene": "RET", "kind": "splice"}]})),
+        "molecular.alterations[0].kind",
+    ),
 ]
 
 
@@ -242,6 +258,53 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("workup-code", {"workup": {"pet": "done"}}, "workup.pet"),
     ("workup-status", {"workup": {"pet_ct": "ordered"}}, "workup.pet_ct"),
+    # Version 2 inputs (docs/assess-contract.md).
+    ("lesions-zero", {"lesions": 0}, "lesions"),
+    ("ki67-text", {"ihc": {"Ki-67": "positive"}}, "ihc.Ki-67"),
+    ("ki67-negative", {"ihc": {"ki67": -5}}, "ihc.ki67"),
+    ("ki67-over-100", {"ihc": {"Ki67": 100.5}}, "ihc.Ki67"),
+    ("ki67-twice", {"ihc": {"Ki-67": 10, "ki67": 12}}, "ihc.ki67"),
+    ("marker-result-number", {"ihc": {"TRPS1": 3}}, "ihc.TRPS1"),
+    ("unknown-marker", {"ihc": {"Vimentin": "positive"}}, "ihc.Vimentin"),
+    ("history-not-object", {"history": "breast"}, "history"),
+    (
+        "previous-malignancy",
+        {"history": {"previous_malignancy": "Breast"}},
+        "history.previous_malignancy",
+    ),
+    ("pregnant-text", {"history": {"pregnant": "no"}}, "history.pregnant"),
+    ("symptoms-not-list", {"symptoms": "haematuria"}, "symptoms"),
+    ("symptom-unknown", {"symptoms": ["haematuria", "cough"]}, "symptoms[1]"),
+    (
+        "alteration-number",
+        {"molecular": {"alterations": [7]}},
+        "molecular.alterations[0]",
+    ),
+    (
+        "alteration-no-gene",
+        {"molecular": {"alterations": [{"kind": "fusion"}]}},
+        "molecular.alterations[0].gene",
+    ),
+    (
+        "alteration-no-kind",
+        {"molecular": {"alterations": ["KRAS G12D", {"gene": "RET"}]}},
+        "molecular.alterations[1].kind",
+    ),
+    (
+        "alteration-bad-kind",
+        {"molecular": {"alterations": [{"gene": "RET", "kind": "Fusion"}]}},
+        "molecular.alterations[0].kind",
+    ),
+    (
+        "alteration-detected-text",
+        {"molecular": {"alterations": [{"gene": "RET", "kind": "fusion", "detected": "yes"}]}},
+        "molecular.alterations[0].detected",
+    ),
+    (
+        "alteration-empty-gene",
+        {"molecular": {"alterations": [{"gene": " ", "kind": "fusion"}]}},
+        "molecular.alterations[0].gene",
+    ),
 ]
 
 
@@ -270,6 +333,70 @@ def test_profile_accepts_nulls_respellings_and_unknown_keys() -> None:
     assert profile.sites == ("liver",)
     assert dict(profile.serum) == {"PSA": 2, "beta-hCG": 3, "CA-125": 40}
     assert (profile.pdl1_tps, profile.tmb) == (30, 11)
+
+
+def test_version_2_inputs_are_read() -> None:
+    profile = profile_from_json(
+        {
+            **MINIMAL,
+            "lesions": 1,
+            "ihc": {
+                "ki-67": 35,
+                "INI1": "negative",
+                "pan-keratin": "positive",
+                "TRPS1": "positive",
+            },
+            "history": {"previous_malignancy": "breast", "pregnant": False},
+            "symptoms": ["haematuria", "back_pain"],
+            "molecular": {
+                "alterations": [
+                    "KRAS G12D",
+                    {"gene": "RET", "kind": "fusion", "variant": "KIF5B-RET"},
+                    {"gene": "ALK", "kind": "fusion", "detected": False},
+                ]
+            },
+        }
+    )
+    assert profile.ki67 == 35
+    assert dict(profile.ihc) == {"SMARCB1": "negative", "AE1/AE3": "positive", "TRPS1": "positive"}
+    assert (profile.previous_malignancy, profile.pregnant) == ("breast", False)
+    assert profile.symptoms == ("haematuria", "back_pain")
+    assert profile.alterations[0] == "KRAS G12D"
+    ret, alk = profile.alterations[1:]
+    assert isinstance(ret, Alteration) and (ret.gene, ret.kind, ret.detected) == (
+        "RET",
+        "fusion",
+        True,
+    )
+    assert isinstance(alk, Alteration) and not alk.detected
+
+
+def test_version_2_output_from_the_command_line(tmp_path: Path) -> None:
+    case = {
+        "sex": "male",
+        "age": 70,
+        "histology": "adenocarcinoma",
+        "sites": ["bone"],
+        "bone_pattern": "blastic",
+        "serum": {"PSA": 8},
+        "ihc": {
+            "PSA": "negative",
+            "NKX3.1": "negative",
+            "TTF-1": "positive",
+            "Napsin A": "positive",
+        },
+        "ecog": 3,
+    }
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case), encoding="utf-8")
+    result = run([str(path)])
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["favourable_subtype"] is None and out["primary_found"] is None
+    assert [c["code"] for c in out["conflicts"]] == ["subtype_contradicted"]
+    assert "lung profile" in out["conflicts"][0]["message"]
+    assert len(out["warning_codes"]) == len(out["warnings"])
+    assert "ecog_3_plus" in out["warning_codes"]
 
 
 def test_run_assess_in_process() -> None:

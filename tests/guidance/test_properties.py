@@ -6,6 +6,7 @@ not done or equivocal is never negative."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -15,9 +16,11 @@ from hypothesis import strategies as st
 from cupboard.assess import ProfileError, profile_from_json, profile_to_json
 from cupboard.guidance import (
     ALTERATION_KINDS,
+    CaseProfile,
     assess_case,
     guidance_to_contract,
     profile_requirements,
+    tissue_profiles,
 )
 from cupboard.knowledge.biomarkers import IMMUNOTHERAPY_BIOMARKERS, TUMOUR_AGNOSTIC_NAMES
 from cupboard.knowledge.decisions import DECISION_CODES
@@ -365,3 +368,166 @@ def test_any_json_is_a_profile_or_a_profile_error(value: object) -> None:
         profile_from_json(value)
     except ProfileError as error:
         assert "\n" not in str(error)
+
+
+# ---------------------------------------------------------------------------------
+# The principle of version 2 (docs/clinical-rules.md), for any profile
+
+# Markers of a lineage that no favourable subtype needs as a positive: made positive,
+# they can only speak against a subtype's presumption.
+CONTRADICTING_MARKERS = [
+    "TTF-1",
+    "Napsin A",
+    "SOX10",
+    "HMB45",
+    "Melan-A",
+    "HepPar-1",
+    "Arginase-1",
+    "Uroplakin",
+    "Thyroglobulin",
+    "CD45",
+    "Calretinin",
+]
+
+# Markers whose negative result no rule reads: the panel's other stains, so a negative
+# one is not evidence for or against anything (docs/clinical-rules.md).
+UNRELATED_NEGATIVES = [
+    "Napsin A",
+    "Mammaglobin",
+    "GCDFP-15",
+    "ER",
+    "PR",
+    "WT1",
+    "HepPar-1",
+    "Glypican-3",
+    "Synaptophysin",
+    "Chromogranin A",
+    "INSM1",
+    "p40",
+    "p63",
+    "CK5/6",
+    "Uroplakin",
+    "CD10",
+    "RCC",
+    "p16",
+    "HER2",
+    "TRPS1",
+    "Calcitonin",
+    "AR",
+    "NUT",
+    "EBER",
+    "Neurofilament",
+    "HNF1B",
+    "CD138",
+    "kappa",
+    "lambda",
+    "SMARCB1",
+    "PSAP",
+    "Thyroglobulin",
+]
+
+# Entities to rule out whose markers, equivocal, still leave them to rule out.
+EXCLUSION_MARKERS = ["CD45", "SOX10", "HMB45", "Melan-A", "SALL4", "OCT3/4", "PLAP"]
+
+
+def _subtypes(profile: CaseProfile) -> set[str]:
+    guidance = assess_case(profile)
+    found = (guidance.favourable_subtype, *guidance.other_favourable_subtypes)
+    return {s.code for s in found if s is not None}
+
+
+def _with_ihc(profile: CaseProfile, marker: str, result: str) -> CaseProfile:
+    return dataclasses.replace(profile, ihc={**profile.ihc, marker: result})
+
+
+@PROFILE_SETTINGS
+@given(PROFILES, st.sampled_from(CONTRADICTING_MARKERS))
+def test_a_contradicting_marker_never_adds_a_subtype(data: dict[str, Any], marker: str) -> None:
+    profile = profile_from_json(data)
+    if profile.ihc.get(marker) == "positive":
+        return
+    before = _subtypes(profile)
+    after = _subtypes(_with_ihc(profile, marker, "positive"))
+    assert after <= before, (marker, before, after)
+
+
+@PROFILE_SETTINGS
+@given(PROFILES, st.sampled_from(UNRELATED_NEGATIVES))
+def test_an_unrelated_negative_marker_changes_nothing(data: dict[str, Any], marker: str) -> None:
+    profile = profile_from_json(data)
+    if marker in profile.ihc:
+        return
+    before = guidance_to_contract(assess_case(profile))
+    after = guidance_to_contract(assess_case(_with_ihc(profile, marker, "negative")))
+    assert after == before
+
+
+@PROFILE_SETTINGS
+@given(PROFILES, st.sampled_from(EXCLUSION_MARKERS))
+def test_equivocal_is_never_negative(data: dict[str, Any], marker: str) -> None:
+    profile = profile_from_json(data)
+    if marker in profile.ihc:
+        return
+    absent = {e.entity for e in assess_case(profile).exclude_first}
+    equivocal = {
+        e.entity for e in assess_case(_with_ihc(profile, marker, "equivocal")).exclude_first
+    }
+    negative = {e.entity for e in assess_case(_with_ihc(profile, marker, "negative")).exclude_first}
+    # An equivocal stain rules nothing out that was still to rule out; a negative may.
+    assert absent <= equivocal
+    assert negative <= equivocal
+
+
+@PROFILE_SETTINGS
+@given(
+    st.sampled_from(["female", "male"]),
+    st.integers(18, 100),
+    st.lists(st.sampled_from(METASTATIC_SITE_CODES), max_size=4),
+    st.sampled_from([None, *HISTOLOGY_CODES]),
+    st.one_of(st.none(), st.integers(0, 5)),
+)
+def test_nothing_fires_without_evidence(
+    sex: str, age: int, sites: list[str], histology: str | None, ecog: int | None
+) -> None:
+    """Not done is not negative and not positive: with no IHC, serum or molecular result,
+    no primary is found, no biomarker is flagged and no targeted or immunotherapy is
+    offered."""
+    guidance = assess_case(
+        CaseProfile(sex=sex, age=age, sites=tuple(sites), histology=histology, ecog=ecog)
+    )
+    assert guidance.primary_found is None
+    assert guidance.tumour_agnostic == ()
+    options = {o.code for o in guidance.options}
+    assert not options & {"immunotherapy", "targeted_therapy"}
+    assert not any(c.code == "marker_conflict" for c in guidance.conflicts)
+
+
+# The site each presumption-based subtype presumes (docs/clinical-rules.md).
+PRESUMED_SITE = {
+    "peritoneal_serous_women": "ovary",
+    "axillary_nodes_women": "breast",
+    "bone_blastic_psa_men": "prostate",
+    "colorectal_profile": "colorectal",
+    "renal_like": "kidney",
+}
+
+
+@PROFILE_SETTINGS
+@given(PROFILES, st.sampled_from(CONTRADICTING_MARKERS))
+def test_another_lineage_on_tissue_withdraws_a_presumption(
+    data: dict[str, Any], marker: str
+) -> None:
+    """Evidence against a presumption wins: once the tissue shows another lineage and
+    not the presumed site's own markers, the subtype is gone and the conflict shown."""
+    profile = _with_ihc(profile_from_json(data), marker, "positive")
+    profiles = tissue_profiles(profile)
+    guidance = assess_case(profile)
+    given_codes = {
+        s.code
+        for s in (guidance.favourable_subtype, *guidance.other_favourable_subtypes)
+        if s is not None
+    }
+    for code, site in PRESUMED_SITE.items():
+        others = set(profiles) - {site, "neuroendocrine"}
+        if others and site not in profiles:
+            assert code not in given_codes, (code, profiles)
