@@ -774,7 +774,7 @@ def _primary_found(profile: CaseProfile) -> PrimaryFound | None:
 
 
 # ---------------------------------------------------------------------------------
-# Favourable subtypes, cup-clinical.md section 4 [ESMO23]. Each matcher returns its
+# Favourable subtypes, docs/clinical-rules.md section 5 [ESMO23]. Each matcher returns its
 # evidence, or None. Every subtype needs histologically confirmed disease [ESMO23].
 # Evidence against a subtype's presumption wins: a subtype the tissue contradicts is
 # not given, and the contradiction is reported (contract version 2).
@@ -1257,7 +1257,7 @@ def _actionable(profile: CaseProfile) -> tuple[ActionableAlteration, ...]:
 
 
 # ---------------------------------------------------------------------------------
-# Required workup, cup-clinical.md section 2 [ESMO23, NICE, SVF]
+# Required workup, docs/clinical-rules.md section 1 [ESMO23, NICE, SVF]
 
 
 @dataclass(frozen=True)

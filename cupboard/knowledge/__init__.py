@@ -2,6 +2,6 @@
 
 Everything the clinic names (pathway statuses, investigations, markers, sites,
 histology, decisions, favourable subtypes, biomarkers) is defined once here.
-Source tags are the bracketed tags of ``shared/reference/cup-clinical.md`` and are
-resolved to full citations by :mod:`cupboard.knowledge.sources`.
+Source tags are the bracketed tags of docs/clinical-rules.md (listed there with their
+full citations) and are resolved to full citations by :mod:`cupboard.knowledge.sources`.
 """

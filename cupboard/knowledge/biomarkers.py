@@ -1,4 +1,5 @@
-"""Tumour-agnostic biomarkers, cup-clinical.md section 5 [TA].
+"""Tumour-agnostic biomarkers and actionable targets, docs/clinical-rules.md section 7 [TA],
+[ESCAT].
 
 These are approved regardless of the primary site, so they apply to CUP. PD-L1 is
 deliberately absent: it is not tumour-agnostic (nivolumab is approved for CUP in Japan

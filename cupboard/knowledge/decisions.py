@@ -1,4 +1,4 @@
-"""Decisions a tumour board records [cup-clinical.md section 5, ESMO23]."""
+"""Decisions a tumour board records [docs/clinical-rules.md section 9, ESMO23]."""
 
 from __future__ import annotations
 

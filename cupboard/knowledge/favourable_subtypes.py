@@ -1,4 +1,4 @@
-"""Favourable CUP subtypes, cup-clinical.md section 4 [ESMO23], [SEOM17].
+"""Favourable CUP subtypes, docs/clinical-rules.md section 5 [ESMO23], [SEOM17].
 
 About 15-20 % of CUP falls into a subset with a known, better-treated counterpart; the
 rest (~80 %) is unfavourable. Whether a profile matches a subtype is decided by

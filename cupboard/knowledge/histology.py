@@ -1,4 +1,4 @@
-"""Histology categories and differentiation [cup-clinical.md section 3, ESMO23]."""
+"""Histology categories and differentiation [docs/clinical-rules.md, ESMO23]."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Diagnostic patterns that point to a primary site, or to an entity to rule out first.
 
-cup-clinical.md section 3 [CHU00], [ESMO23], [SVF]. The guidance ranks primary sites
+docs/clinical-rules.md sections 2-3 [CHU00], [ESMO23], [SVF]. The guidance ranks primary sites
 by adding the weights of every pattern a profile shows. Weights are ordinal, chosen so
 that a specific marker outweighs the broad CK7/CK20 quadrant and a marker outweighs the
 pattern of spread; they rank sites for the board's discussion and are not
@@ -79,7 +79,7 @@ def _neg(marker: str, site: str, weight: float, source: str = "ESMO23") -> Marke
     return MarkerPointer(marker, "negative", site, weight, source)
 
 
-# Site-specific markers, cup-clinical.md section 3 [ESMO23]. A marker specific to one
+# Site-specific markers, docs/clinical-rules.md section 3 [ESMO23]. A marker specific to one
 # lineage weighs 2-3; a marker shared by several lineages weighs 1 for the secondary
 # ones (TTF-1 also thyroid, GATA3 also urothelial, CDX2 also upper GI). S100 is
 # sensitive but not specific for melanoma, so it weighs 1. p40 and CK5/6 say squamous,
@@ -174,7 +174,7 @@ class MarkerCombination:
     source: str = "ESMO23"
 
 
-# Pairs that say more than their parts, cup-clinical.md section 3 [ESMO23].
+# Pairs that say more than their parts, docs/clinical-rules.md section 3 [ESMO23].
 MARKER_COMBINATIONS: tuple[MarkerCombination, ...] = (
     MarkerCombination(("PAX8", "WT1"), "ovary", 2, "PAX8+ with WT1+ (serous)"),
     MarkerCombination(("PAX8", "CD10"), "kidney", 1, "PAX8+ with CD10+ (renal)"),
@@ -372,7 +372,7 @@ class ExclusionEntity:
 
 
 # "Always exclude lymphoma (CD45), melanoma (SOX10/S100/HMB45/Melan-A), sarcoma and
-# germ-cell tumour first" [ESMO23], cup-clinical.md section 3. Sarcoma has no marker in
+# germ-cell tumour first" [ESMO23], docs/clinical-rules.md section 2. Sarcoma has no marker in
 # the catalogue; see SARCOMA_SUSPECT_HISTOLOGIES.
 EXCLUSION_ENTITIES: tuple[ExclusionEntity, ...] = (
     ExclusionEntity("lymphoma", "Lymphoma", ("CD45",)),
@@ -409,7 +409,7 @@ class TissueProfile:
     source: str = "ESMO23"
 
 
-# Site-specific markers, cup-clinical.md section 3 [ESMO23]. S100 alone is not a
+# Site-specific markers, docs/clinical-rules.md section 4 [ESMO23]. S100 alone is not a
 # melanoma profile (sensitive, not specific); a lone shared marker is read with the
 # marker that disambiguates it (TTF-1 with PAX8 is thyroid, GATA3 with p63 urothelial).
 TISSUE_PROFILES: tuple[TissueProfile, ...] = (

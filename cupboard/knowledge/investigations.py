@@ -1,4 +1,4 @@
-"""The standard diagnostic workup of cup-clinical.md section 2 [ESMO23, NICE, SVF].
+"""The standard diagnostic workup of docs/clinical-rules.md section 1 [ESMO23, NICE, SVF].
 
 Whether an investigation is *required* for a given patient is decided by
 :func:`cupboard.guidance.required_investigations` from ``applies_to`` and the
@@ -66,7 +66,7 @@ INVESTIGATIONS: tuple[Investigation, ...] = (
         "histopathology_ihc",
         "Histopathology with IHC panel",
         "all",
-        "All patients (cup-clinical.md section 3)",
+        "All patients (panel: docs/clinical-rules.md section 3)",
         "ESMO23",
         "B",
     ),
@@ -187,7 +187,7 @@ class InvestigationStatus:
     order: int
 
 
-# Statuses of an investigation, cup-clinical.md section 2 and assess-contract.md.
+# Statuses of an investigation, docs/clinical-rules.md section 1 and docs/assess-contract.md.
 INVESTIGATION_STATUSES: tuple[InvestigationStatus, ...] = (
     InvestigationStatus("not_indicated", "Not indicated", False, 0),
     InvestigationStatus("to_request", "To request", True, 1),

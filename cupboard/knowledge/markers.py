@@ -1,4 +1,4 @@
-"""IHC markers and serum tumour markers [cup-clinical.md section 3, SVF block A]."""
+"""IHC markers and serum tumour markers [docs/clinical-rules.md sections 2-3, SVF block A]."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class IhcMarker:
-    name: str  # canonical spelling, as in cup-clinical.md section 3
+    name: str  # canonical spelling, as in docs/assess-contract.md
     points_to: str  # what a positive result suggests, in the clinic's words
     source: str
 

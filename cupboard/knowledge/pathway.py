@@ -13,7 +13,7 @@ class CaseStatus:
     is_open: bool = True
 
 
-# Suggested navigator statuses, cup-clinical.md section 1 [SVF], [NICE].
+# Suggested navigator statuses, docs/clinical-rules.md section 1 [SVF], [NICE].
 CASE_STATUSES: tuple[CaseStatus, ...] = (
     CaseStatus("referred", "Referred", "SVF"),
     CaseStatus("workup_in_progress", "Workup in progress", "SVF"),

@@ -5,7 +5,7 @@ Codes are those of the assess contract (docs/assess-contract.md).
 
 from __future__ import annotations
 
-# Presentation / metastatic sites [assess-contract], ICD-10 C77-C79 secondary sites.
+# Presentation / metastatic sites [docs/assess-contract.md], ICD-10 C77-C79 secondary sites.
 METASTATIC_SITES: dict[str, str] = {
     "cervical_nodes": "Cervical lymph nodes",
     "supraclavicular_nodes": "Supraclavicular lymph nodes",
@@ -43,7 +43,7 @@ NODAL_SITES: frozenset[str] = frozenset(
 
 BONE_PATTERNS: dict[str, str] = {"blastic": "Blastic", "lytic": "Lytic", "mixed": "Mixed"}
 
-# Primary sites a case may point to or end with [assess-contract].
+# Primary sites a case may point to or end with [docs/assess-contract.md].
 PRIMARY_SITES: dict[str, str] = {
     "lung": "Lung",
     "breast": "Breast",

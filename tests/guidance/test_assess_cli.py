@@ -40,7 +40,7 @@ PROSTATE_CASE: dict[str, Any] = {
     "referrer_note": "unknown keys are ignored",
 }
 
-# Worked out by hand from cup-clinical.md: prostate scores CK7-/CK20- (1) + NKX3.1 (3) +
+# Worked out by hand from docs/clinical-rules.md: prostate scores CK7-/CK20- (1) + NKX3.1 (3) +
 # PSA > 4 (2) + blastic bone in a man (1); the rest of the CK7-/CK20- quadrant [CHU00]
 # follows in catalogue order; NGS is required at ECOG 1 and only requested. NKX3.1 on
 # tissue establishes the prostate primary (version 2), which keeps the subtype that

@@ -1,4 +1,4 @@
-"""Classic CUP vignettes: one per rule of cup-clinical.md sections 2-6.
+"""Classic CUP vignettes: one per rule of docs/clinical-rules.md.
 
 Each vignette is a short case a tumour board would recognise; the expectations are the
 clinical facts of the reference (with their source tags), not a snapshot of output.
