@@ -7,12 +7,16 @@ The interoperability commands (export-fhir, import-referrals, import-fhir,
 export-cohort, export-queue) act as the server operator with a navigator's
 permissions, audited as ``cli``; ``--as USERNAME`` acts as that account instead.
 Imports are dry runs unless ``--commit`` is given. Exit codes: 0 done, 1 done but
-some rows were refused (see the report), 2 bad input (nothing written).
+some rows were refused (see the report), 2 bad input (nothing written). Whatever goes
+wrong, stderr gets one line, never a Python traceback: an error nobody foresaw exits 1
+with its type named, and ``CUPBOARD_DEBUG=1`` shows its trace for the administrator.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +33,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}\n")
 
 
+def _record_id(raw: str) -> int:
+    """An id argument: a whole number the database can hold (argparse says which)."""
+    from cupboard import validation as v
+    from cupboard.errors import ValidationError
+
+    try:
+        return v.record_id("id", raw)
+    except ValidationError as refused:
+        raise argparse.ArgumentTypeError(refused.message) from None
+
+
 def _add_interop_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     as_user = {"dest": "as_user", "metavar": "USERNAME", "help": "act as this account"}
     identifiers = {
@@ -37,7 +52,7 @@ def _add_interop_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
     }
 
     fhir = sub.add_parser("export-fhir", help="a case as a FHIR R4 Bundle (JSON)")
-    fhir.add_argument("case_id", type=int)
+    fhir.add_argument("case_id", type=_record_id)
     fhir.add_argument("--output", help="file to write (default: standard output)")
     fhir.add_argument("--identifiers", **identifiers)
     fhir.add_argument("--as", **as_user)
@@ -59,7 +74,7 @@ def _add_interop_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
     cohort.add_argument("--as", **as_user)
 
     queue = sub.add_parser("export-queue", help="a meeting's agenda (CSV or Excel)")
-    queue.add_argument("meeting_id", type=int)
+    queue.add_argument("meeting_id", type=_record_id)
     queue.add_argument("--format", required=True, choices=("csv", "xlsx"))
     queue.add_argument("--output", required=True, help="file to write")
     queue.add_argument("--identifiers", **identifiers)
@@ -94,8 +109,55 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ENV_DEBUG = "CUPBOARD_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    debug = os.environ.get(ENV_DEBUG, "").strip() not in ("", "0")
+    # The library's warnings (e.g. an import's unreadable bundle) are for the
+    # administrator: shown with CUPBOARD_DEBUG, otherwise kept off the one-line stderr
+    # (without a handler, Python would print them there, trace and all).
+    if debug:
+        logging.basicConfig(level=logging.DEBUG)
+    else:
+        logging.getLogger("cupboard").addHandler(logging.NullHandler())
+    try:
+        return _run(args)
+    except Exception as error:
+        if debug:
+            raise
+        return _refuse(error)
+
+
+def _refuse(error: Exception) -> int:
+    """Any error as one line on stderr: 2 for what the user can put right, 1 otherwise."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from cupboard.db import ENV_DATABASE_URL, database_url
+    from cupboard.errors import CupboardError
+
+    if isinstance(error, CupboardError):
+        return _fail(str(error))
+    if isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    ):
+        return _fail(
+            f"database: cannot be reached at {database_url(redact=True)} "
+            f"(check {ENV_DATABASE_URL} and that the server is running)"
+        )
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(f"{where}{error.strerror or type(error).__name__}")
+    print(
+        f"python -m cupboard: unexpected error ({type(error).__name__}); nothing more was "
+        f"done. Run again with {ENV_DEBUG}=1 to see the details.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "assess":
         from cupboard.assess import run_assess
 
@@ -172,25 +234,52 @@ def _interop(args: argparse.Namespace) -> int:
         return _fail(str(refused))
 
 
-def _write(content: bytes, output: str | None) -> None:
-    if output is None or output == "-":
-        sys.stdout.buffer.write(content)
-        sys.stdout.flush()
-    else:
+class _Output:
+    """Where an export goes. A file is opened (as a hidden file beside it) before the
+    export is built and audited, so that an audit row never stands for a file that
+    could not be written; the bytes then replace the target in one rename."""
+
+    def __init__(self, output: str | None) -> None:
+        self.path = None if output in (None, "-") else Path(output)
+        self._temporary: Path | None = None
+        if self.path is None:
+            return
         from cupboard.errors import CupboardError
 
+        if self.path.is_dir():
+            raise CupboardError(f"--output: {output} is a directory; name a file")
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
         try:
-            Path(output).write_bytes(content)
+            temporary.touch(exist_ok=False)
         except OSError as error:
             raise CupboardError(f"--output: cannot write {output} ({error.strerror})") from None
+        self._temporary = temporary
+
+    def write(self, content: bytes) -> None:
+        if self._temporary is None or self.path is None:
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+            return
+        self._temporary.write_bytes(content)
+        os.replace(self._temporary, self.path)
+        self._temporary = None
+
+    def discard(self) -> None:
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
+            self._temporary = None
 
 
 def _export_fhir(ctx: ServiceContext, args: argparse.Namespace) -> int:
     from cupboard.services.interop import export_case_fhir
 
-    exported = export_case_fhir(ctx, args.case_id, include_identifiers=args.identifiers)
-    _write(exported.content + b"\n", args.output)
-    if args.output not in (None, "-"):
+    output = _Output(args.output)
+    try:
+        exported = export_case_fhir(ctx, args.case_id, include_identifiers=args.identifiers)
+        output.write(exported.content + b"\n")
+    finally:
+        output.discard()
+    if output.path is not None:
         print(f"wrote {args.output} (FHIR R4 Bundle, case {args.case_id})")
     return 0
 
@@ -198,16 +287,20 @@ def _export_fhir(ctx: ServiceContext, args: argparse.Namespace) -> int:
 def _export_table(ctx: ServiceContext, args: argparse.Namespace) -> int:
     from cupboard.services.interop import export_cohort, export_queue
 
-    if args.command == "export-cohort":
-        exported = export_cohort(ctx, args.format, include_identifiers=args.identifiers)
-    else:
-        exported = export_queue(
-            ctx,
-            args.meeting_id,
-            args.format,
-            include_identifiers=args.identifiers,
-        )
-    _write(exported.content, args.output)
+    output = _Output(args.output)
+    try:
+        if args.command == "export-cohort":
+            exported = export_cohort(ctx, args.format, include_identifiers=args.identifiers)
+        else:
+            exported = export_queue(
+                ctx,
+                args.meeting_id,
+                args.format,
+                include_identifiers=args.identifiers,
+            )
+        output.write(exported.content)
+    finally:
+        output.discard()
     kind = "with identifiers" if args.identifiers else "pseudonymised"
     print(f"wrote {args.output} ({exported.rows} rows, {kind})")
     return 0

@@ -32,7 +32,6 @@ that an export imports back into cupboard without loss.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.specimen import Specimen, SpecimenCollection
 
+from cupboard.errors import ValidationError
 from cupboard.importing import Problem
 from cupboard.knowledge import fhir_codes as fc
 from cupboard.knowledge.decisions import DECISION_LABELS, DISCIPLINES, LOCAL_MODALITIES
@@ -78,6 +78,7 @@ from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS, INVES
 from cupboard.knowledge.pathway import CASE_STATUS_LABELS, CLOSING_REASONS, DIAGNOSTIC_STAGES
 from cupboard.knowledge.performance import ECOG_GRADES, ECOG_LOINC_ANSWERS
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES
+from cupboard.validation import json_document
 
 # --------------------------------------------------------------------------------------
 # The plain case record: what the export reads and the import produces.
@@ -1575,26 +1576,71 @@ def _pydantic_problems(error: pydantic.ValidationError) -> list[Problem]:
     return problems
 
 
+# One case exported by a cupboard site is a ``collection``; a ``transaction`` or
+# ``batch`` asks the receiver to run create/update/delete requests, which the import
+# does not do, and a ``searchset`` or ``history`` is not one patient's record.
+IMPORTED_BUNDLE_TYPES: tuple[str, ...] = ("collection",)
+# The resources a case is read from; anything else in a bundle would be dropped unseen.
+IMPORTED_RESOURCE_TYPES: frozenset[str] = frozenset(
+    {
+        "CarePlan",
+        "CareTeam",
+        "Condition",
+        "DiagnosticReport",
+        "EpisodeOfCare",
+        "Observation",
+        "Patient",
+        "Procedure",
+        "RequestGroup",
+        "ServiceRequest",
+        "Specimen",
+    }
+)
+MAX_BUNDLE_BYTES = 20_000_000
+
+
 def parse_bundle(content: bytes | str) -> tuple[Bundle | None, list[Problem]]:
     """Parse and validate a Bundle with the R4B models; problems instead of exceptions."""
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return None, [Problem("file", "encoding", "is not UTF-8 text")]
     try:
-        data = json.loads(content)
-    except json.JSONDecodeError as error:
-        return None, [
-            Problem("file", "json", f"is not valid JSON (line {error.lineno}: {error.msg})")
-        ]
+        data = json_document("json", content, MAX_BUNDLE_BYTES)
+    except ValidationError as refused:
+        return None, [Problem("file", refused.field, refused.message)]
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
         return None, [Problem("file", "resourceType", f"must be Bundle; got {got!r}")]
+    if data.get("type") not in IMPORTED_BUNDLE_TYPES:
+        return None, [
+            Problem(
+                "file",
+                "type",
+                f"must be collection (one case as cupboard exports it); got "
+                f"{data.get('type')!r}: a {data.get('type')} bundle is not imported",
+            )
+        ]
     try:
         return Bundle.model_validate(data), []
     except pydantic.ValidationError as error:
         return None, _pydantic_problems(error)
+
+
+def _entry_problems(bundle: Bundle) -> list[Problem]:
+    """Entries the import cannot use: refused by name rather than skipped unseen."""
+    problems = []
+    for n, entry in enumerate(bundle.entry or [], start=1):
+        if entry.resource is None:
+            problems.append(Problem(f"entry {n}", "resource", "is missing"))
+            continue
+        rtype = entry.resource.get_resource_type()
+        if rtype not in IMPORTED_RESOURCE_TYPES:
+            problems.append(
+                Problem(
+                    f"entry {n} ({rtype})",
+                    "resourceType",
+                    f"{rtype} is not part of a case; the import reads "
+                    f"{', '.join(sorted(IMPORTED_RESOURCE_TYPES))}",
+                )
+            )
+    return problems
 
 
 def record_from_bundle(content: bytes | str) -> ParsedBundle:
@@ -1607,6 +1653,7 @@ def record_from_bundle(content: bytes | str) -> ParsedBundle:
     bundle, problems = parse_bundle(content)
     if bundle is None:
         return ParsedBundle(None, tuple(problems))
+    problems += _entry_problems(bundle)
     index = _Index(bundle)
     patient = _patient_data(index, problems)
     if patient is None:

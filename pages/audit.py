@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cupboard import validation as v
 from cupboard.errors import CupboardError
 from cupboard.services.audit_trail import (
     AUDIT_ACTIONS,
@@ -36,10 +37,10 @@ to_date = columns[5].date_input("To", value=None, key="audit_to")
 
 case_id: int | None = None
 if case_text.strip():
-    if not case_text.strip().isdigit():
-        st.error("Case id: must be a whole number.", icon="⛔")
+    case_id = v.optional_record_id("case_id", case_text)
+    if case_id is None:
+        st.error(f"Case id: must be a whole number 1-{v.MAX_RECORD_ID}.", icon="⛔")
         st.stop()
-    case_id = int(case_text.strip())
 
 filters = AuditFilter(
     case_id=case_id,

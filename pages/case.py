@@ -8,6 +8,7 @@ import datetime as dt
 
 import streamlit as st
 
+from cupboard import validation as v
 from cupboard.errors import NotFoundError
 from cupboard.permissions import may
 from cupboard.services import case_record
@@ -34,12 +35,15 @@ def load_record(
 
 
 raw_case_id = st.query_params.get("case_id", "")
-if not raw_case_id.isdigit():
+# A hand-edited link names no case unless it is an id the database can hold.
+case_id = v.optional_record_id("case_id", raw_case_id)
+if case_id is None:
     st.title("Case")
+    if raw_case_id:
+        st.error("No such case: the link does not name a case.", icon="⛔")
     st.info("Open a case from the MDT queue.")
     st.page_link("pages/queue.py", label="MDT queue", icon=":material/view_list:")
     st.stop()
-case_id = int(raw_case_id)
 tabs_key = f"case_tabs_{case_id}"
 # The tab the user has open (the tabs' state from the browser, before they are drawn):
 # the timeline and the audit trail behind it are read only for the History tab.

@@ -10,6 +10,7 @@ import datetime as dt
 
 import streamlit as st
 
+from cupboard import validation as v
 from cupboard.errors import CupboardError
 from cupboard.permissions import may
 from cupboard.services import case_record, meeting_mode, queue
@@ -85,7 +86,7 @@ def _timers(session: MeetingSession, agenda_item_id: int) -> None:
 # Which meeting, which case
 
 raw_meeting = st.query_params.get("meeting_id", "")
-meeting_id = int(raw_meeting) if raw_meeting.isdigit() else None
+meeting_id = v.optional_record_id("meeting_id", raw_meeting)
 if meeting_id is None:
     meeting_id = queue.next_meeting_id(queue.meetings(ctx, from_date=today), today)
 if meeting_id is None:
@@ -111,7 +112,7 @@ if not session.cases:
     st.stop()
 
 raw_item = st.query_params.get("item", "")
-index = session.index_of(int(raw_item) if raw_item.isdigit() else None)
+index = session.index_of(v.optional_record_id("item", raw_item))
 current = session.cases[index]
 record = load_record(ctx, current.case_id, today)
 guidance = guidance_for(record.profile)

@@ -180,6 +180,9 @@ def open_page(
 
     monkeypatch.setenv("CUPBOARD_DATABASE_URL", database_url)
     monkeypatch.setenv("CUPBOARD_DEMO", "0")
+    # A crash stays a crash (app.exception) instead of dashboard.py's plain sentence;
+    # tests of that sentence turn this off (tests/pages/test_plain_errors.py).
+    monkeypatch.setenv("CUPBOARD_DEBUG", "1")
 
     def _open(
         page: str | None = None,

@@ -100,7 +100,7 @@ def actor_of(user: User) -> Actor:
 
 
 def validate_username(value: object) -> str:
-    username = v.text("username", value, 64).lower()
+    username = v.identity_text("username", value, 64).lower()
     if not all(ch.isalnum() or ch in "._-@" for ch in username):
         raise ValidationError("username", "may contain letters, digits and . _ - @ only")
     return username
@@ -154,7 +154,7 @@ def create_user(
     """Add an account. Used by the admin page (through ``add_user``) and the CLI."""
     values = {
         "username": validate_username(username),
-        "display_name": v.text("display_name", display_name, 120),
+        "display_name": v.identity_text("display_name", display_name, 120),
         "role": v.choice("role", role, ROLES),
         "discipline": v.optional_choice("discipline", discipline, DISCIPLINES),
         "email": validate_email(email),
@@ -503,7 +503,7 @@ def list_accounts(ctx: ServiceContext, now: dt.datetime | None = None) -> list[A
 
 
 _USER_VALIDATORS: dict[str, Callable[[object], object]] = {
-    "display_name": lambda x: v.text("display_name", x, 120),
+    "display_name": lambda x: v.identity_text("display_name", x, 120),
     "role": lambda x: v.choice("role", x, ROLES),
     "discipline": lambda x: v.optional_choice("discipline", x, DISCIPLINES),
     "is_active": _validate_active,

@@ -67,14 +67,14 @@ def validate_referral(referral: Referral, today: dt.date) -> dict[str, Any]:
     v.not_before("referral_date", referral_date, "date_of_birth", dob)
     pathway_start = v.optional_date("pathway_start", referral.pathway_start, not_after=today)
     return {
-        "mrn": v.text("mrn", referral.mrn, 32),
-        "name": v.text("name", referral.name, 200),
+        "mrn": v.identity_text("mrn", referral.mrn, 32),
+        "name": v.identity_text("name", referral.name, 200),
         "sex": v.choice("sex", referral.sex, SEXES),
         "date_of_birth": dob,
         "referral_date": referral_date,
         "pathway_start": pathway_start or referral_date,
         "phone": v.optional_phone("phone", referral.phone),
-        "referrer_name": v.optional_text("referrer_name", referral.referrer_name),
+        "referrer_name": v.optional_identity_text("referrer_name", referral.referrer_name),
         "referrer_phone": v.optional_phone("referrer_phone", referral.referrer_phone),
         "prior_malignancy": v.optional_text(
             "prior_malignancy", referral.prior_malignancy, v.MAX_LONG_TEXT

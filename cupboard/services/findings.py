@@ -80,7 +80,7 @@ def add_pathology_report(
     differentiation = v.optional_choice("differentiation", differentiation, DIFFERENTIATION)
     biopsy_site = v.optional_choice("biopsy_site", biopsy_site, METASTATIC_SITES)
     specimen_type = v.optional_choice("specimen_type", specimen_type, SPECIMEN_TYPES)
-    pathologist = v.optional_text("pathologist", pathologist, 120)
+    pathologist = v.optional_identity_text("pathologist", pathologist, 120)
     comment = v.optional_text("comment", comment, v.MAX_LONG_TEXT)
     panel = validate_ihc(ihc)
     with unit_of_work(ctx.database_url) as session:

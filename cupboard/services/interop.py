@@ -10,6 +10,7 @@ the forms (services/cases, findings, workup, decisions, meetings, performance).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,6 @@ from cupboard.fhir import (
 )
 from cupboard.guidance import CaseProfile, favourable_subtype
 from cupboard.importing import (
-    MAX_FILE_BYTES,
     MalformedFileError,
     Problem,
     ReferralFile,
@@ -101,6 +101,8 @@ from cupboard.services.meetings import validate_attendees
 from cupboard.services.performance import validate_ecog
 from cupboard.services.reading import age_on
 from cupboard.services.workup import check_investigation_dates, validate_investigation_changes
+
+_log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------
 # Reading one case as plain data
@@ -798,23 +800,30 @@ class _ParsedImport:
 
 
 def _parse_fhir(content: bytes, today: dt.date) -> _ParsedImport:
-    if len(content) > MAX_FILE_BYTES * 4:
-        raise MalformedFileError("file: is too large for one case (at most 20 MB)")
+    """The bundle read and checked in full. A bundle refused as a whole (not JSON, not an
+    R4 collection Bundle, no single Patient) raises MalformedFileError: one message, the
+    command line's exit 2; refused values and entries come back as the report's problems."""
     try:
         parsed = record_from_bundle(content)
-    except (AttributeError, IndexError, KeyError, TypeError) as error:
+        if parsed.record is None:
+            raise MalformedFileError(_whole_bundle_refusal(parsed.problems))
+        clean, problems = _clean_record(parsed.record, today)
+    except (ArithmeticError, AttributeError, LookupError, RecursionError, TypeError) as error:
         # A valid R4 Bundle whose shape cupboard cannot follow: refuse it as a whole
-        # rather than fail half-way (the report names what could not be read).
+        # rather than fail half-way; the detail is for the administrator's log.
+        _log.warning("FHIR import: bundle not readable as a case", exc_info=error)
         raise MalformedFileError(
-            f"bundle: cannot be read as a cupboard case ({type(error).__name__}: {error})"
+            "bundle: cannot be read as a cupboard case (its structure is not one cupboard "
+            "reads; export the case from cupboard with identifiers)"
         ) from None
-    if parsed.record is None:
-        problems = parsed.problems
-        if problems and problems[0].where == "file":
-            raise MalformedFileError(str(problems[0]))
-        return _ParsedImport(None, None, problems, parsed.notes)
-    clean, problems = _clean_record(parsed.record, today)
     return _ParsedImport(parsed.record, clean, (*parsed.problems, *problems), parsed.notes)
+
+
+def _whole_bundle_refusal(problems: Sequence[Problem]) -> str:
+    if not problems:
+        return "bundle: holds no case"
+    more = len(problems) - 1
+    return f"{problems[0]}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
 
 
 def _fhir_report(source: str, parsed: _ParsedImport, existing: set[str]) -> ImportReport:

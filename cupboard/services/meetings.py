@@ -25,7 +25,7 @@ def validate_attendees(attendees: Sequence[dict[str, Any]]) -> list[dict[str, st
     for i, attendee in enumerate(attendees):
         if not isinstance(attendee, Mapping):
             raise ValidationError(f"attendees[{i}]", "must have a name and a discipline")
-        name = v.text(f"attendees[{i}].name", attendee.get("name"), 120)
+        name = v.identity_text(f"attendees[{i}].name", attendee.get("name"), 120)
         discipline = v.choice(f"attendees[{i}].discipline", attendee.get("discipline"), DISCIPLINES)
         cleaned.append({"name": name, "discipline": discipline})
     return cleaned
@@ -84,7 +84,7 @@ def add_to_agenda(
     """Queue a case for a meeting, at the end of the agenda; returns the item id."""
     ctx.require("schedule_meeting")
     question = v.optional_text("question", question, v.MAX_LONG_TEXT)
-    presented_by = v.optional_text("presented_by", presented_by, 120)
+    presented_by = v.optional_identity_text("presented_by", presented_by, 120)
     with unit_of_work(ctx.database_url) as session:
         # Lock the meeting row so that two navigators adding cases at once do not
         # both take the same next position (SQLite serialises writers itself).

@@ -58,7 +58,7 @@ def validate_investigation_changes(changes: dict[str, Any], today: dt.date) -> d
         elif key == "result_text":
             cleaned[key] = v.optional_text("result_text", value, v.MAX_LONG_TEXT)
         elif key == "responsible":
-            cleaned[key] = v.optional_text("responsible", value, 120)
+            cleaned[key] = v.optional_identity_text("responsible", value, 120)
         else:
             limit = None if key in _FUTURE_ALLOWED else today
             cleaned[key] = v.optional_date(key, value, not_after=limit)

@@ -80,7 +80,10 @@ def test_export_fhir_prints_a_pseudonymised_bundle_or_writes_an_identified_one(
 
 def test_export_fhir_refuses_bad_input(database_url: str, tmp_path: Path) -> None:
     _refused(cupboard("export-fhir", "4242", url=database_url), "case 4242 does not exist")
-    _refused(cupboard("export-fhir", "four", url=database_url), "invalid int value: 'four'")
+    _refused(
+        cupboard("export-fhir", "four", url=database_url),
+        "argument case_id: must be a whole number",
+    )
     _refused(
         cupboard("export-fhir", "1", "--output", str(tmp_path / "no" / "x.json"), url=database_url),
         "does not exist",

@@ -96,19 +96,84 @@ def test_structural_problems(operator: ServiceContext) -> None:
             {"resource": {"resourceType": "Patient", "gender": "female"}},
         ],
     }
-    report = preview_fhir_import(operator, json.dumps(two).encode(), "two.json")
-    assert [str(p) for p in report.problems] == [
+    # A bundle refused as a whole is one message (the command line's exit 2), not a
+    # report of refused rows.
+    with pytest.raises(MalformedFileError) as refused:
+        preview_fhir_import(operator, json.dumps(two).encode(), "two.json")
+    assert str(refused.value) == (
         "bundle: Patient: one Patient is needed (one case per bundle); found 2"
-    ]
+    )
     invalid = {
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [{"resource": {"resourceType": "Observation", "status": "final"}}],
     }
-    report = preview_fhir_import(operator, json.dumps(invalid).encode(), "invalid.json")
-    assert [(p.field, p.message) for p in report.problems] == [
-        ("entry.0.resource.code", "Field required")
+    with pytest.raises(MalformedFileError) as refused:
+        preview_fhir_import(operator, json.dumps(invalid).encode(), "invalid.json")
+    assert str(refused.value) == "bundle: entry.0.resource.code: Field required"
+
+
+def _bundle_of(make_case: Callable[..., int], operator: ServiceContext) -> dict[str, Any]:
+    case_id = make_case(mrn="ENTRY-1")
+    content = export_case_fhir(operator, case_id, include_identifiers=True).content
+    bundle: dict[str, Any] = json.loads(content)
+    return bundle
+
+
+@pytest.mark.parametrize("kind", ["transaction", "batch", "searchset", "document", None])
+def test_only_a_collection_bundle_is_imported(
+    operator: ServiceContext, make_case: Callable[..., int], kind: str | None
+) -> None:
+    """A transaction asks the receiver to run its requests; the import does not, and
+    says so instead of reading it as if it were a case."""
+    bundle = _bundle_of(make_case, operator)
+    bundle["type"] = kind
+    with pytest.raises(MalformedFileError, match=f"type: must be collection .*got {kind!r}"):
+        preview_fhir_import(operator, json.dumps(bundle).encode(), "t.json")
+
+
+def test_entries_without_a_resource_or_of_unknown_types_are_refused_by_entry(
+    operator: ServiceContext, make_case: Callable[..., int]
+) -> None:
+    bundle = _bundle_of(make_case, operator)
+    bundle["entry"].append({"fullUrl": "urn:uuid:empty"})
+    bundle["entry"].append({"resource": {"resourceType": "Basic", "code": {"text": "anything"}}})
+    n = len(bundle["entry"])
+    report = preview_fhir_import(operator, json.dumps(bundle).encode(), "e.json")
+    assert [(p.where, p.field) for p in report.problems] == [
+        (f"entry {n - 1}", "resource"),
+        (f"entry {n} (Basic)", "resourceType"),
     ]
+    assert "Basic is not part of a case" in report.problems[1].message
+    assert report.to_import == ()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested more than 64 levels"),
+        (b'{"resourceType": "Bundle", "total": ' + b"9" * 5000 + b"}", "5000 digits"),
+        (b'{"resourceType": "Bundle", "total": NaN}', "NaN is not a JSON number"),
+        (b'{"resourceType": "Bundle", "total": 1e999}', "out of range"),
+        (b"\xff\xfe{}", "is not UTF-8 text"),
+    ],
+    ids=["deep", "huge-integer", "nan", "huge-float", "not-utf8"],
+)
+def test_json_beyond_the_parser_limits_is_one_plain_refusal(
+    operator: ServiceContext, content: bytes, message: str
+) -> None:
+    with pytest.raises(MalformedFileError, match=message):
+        preview_fhir_import(operator, content, "x.json")
+
+
+def test_a_deeply_nested_resource_is_refused_not_a_crash(operator: ServiceContext) -> None:
+    nested = '{"url": "a", "extension": [' * 300 + "]}" * 300
+    content = (
+        '{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": '
+        '{"resourceType": "Patient", "extension": [' + nested + "]}}]}"
+    ).encode()
+    with pytest.raises(MalformedFileError, match="nested more than 64 levels"):
+        preview_fhir_import(operator, content, "x.json")
 
 
 def test_a_minimal_bundle_from_elsewhere_imports(
