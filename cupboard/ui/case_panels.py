@@ -887,6 +887,14 @@ def guidance_panel(
             used.append(source)
         return _tag(source)
 
+    found = guidance.primary_found
+    if "subtype" in sections and found is not None:
+        # A primary established on tissue: treated as that cancer (docs/clinical-rules.md).
+        st.success(
+            f"**Primary found on tissue:** {esc(found.label)} — "
+            f"{esc(', '.join(found.evidence))} {cite(found.source)}",
+            icon=":material/check_circle:",
+        )
     subtype = guidance.favourable_subtype
     if "subtype" in sections and subtype is not None:
         st.success(
@@ -908,6 +916,12 @@ def guidance_panel(
                 f"**Rule out {esc(exclusion.label.lower())} first:** "
                 f"{esc(', '.join(exclusion.evidence))} {cite(exclusion.source)}",
                 icon=":material/search:",
+            )
+        # Findings that disagree are shown to the board, never silently resolved.
+        for conflict in guidance.conflicts:
+            st.warning(
+                f"**Findings disagree:** {esc(conflict.message)} {cite(conflict.source)}",
+                icon=":material/rule:",
             )
     primaries = guidance.likely_primaries[: 2 if compact else 3]
     if "primaries" in sections and primaries:
