@@ -17,6 +17,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass
 
+from cupboard import validation as v
 from cupboard.errors import CupboardError, ValidationError
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES
 from cupboard.services.cases import MAX_AGE_YEARS, Referral, validate_referral
@@ -138,12 +139,12 @@ def _check_header(header: list[str]) -> list[str]:
     unknown = [h for h, n in zip(header, names, strict=True) if n not in COLUMN_NAMES]
     if unknown:
         raise MalformedFileError(
-            f"header: unknown column {unknown[0].strip()!r}; the columns are "
+            f"header: unknown column {v.shown(unknown[0].strip())}; the columns are "
             f"{', '.join(COLUMN_NAMES)}"
         )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise MalformedFileError(f"header: column {repeated[0]!r} appears more than once")
+        raise MalformedFileError(f"header: column {v.shown(repeated[0])} appears more than once")
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise MalformedFileError(f"header: missing required column(s) {', '.join(missing)}")
@@ -160,7 +161,7 @@ def _sites(value: str) -> tuple[str, ...]:
         if code is None:
             raise ValidationError(
                 "metastatic_sites",
-                f"unknown site {part.strip()!r}; use codes such as "
+                f"unknown site {v.shown(part.strip())}; use codes such as "
                 f"{', '.join(list(METASTATIC_SITES)[:6])} …",
             )
         sites.append(code)
@@ -173,7 +174,9 @@ def _lesion_count(value: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise ValidationError("lesion_count", f"must be a whole number; got {value!r}") from None
+        raise ValidationError(
+            "lesion_count", f"must be a whole number; got {v.shown(value)}"
+        ) from None
 
 
 def _check_age(date_of_birth: str, referral_date: str) -> None:
@@ -199,7 +202,9 @@ def _row_referral(values: dict[str, str]) -> Referral:
     sex = SEX_ALIASES.get(values["sex"].lower(), values["sex"])
     bone = values.get("bone_pattern", "").lower() or None
     if bone is not None and bone not in BONE_PATTERNS:
-        raise ValidationError("bone_pattern", f"must be one of blastic, lytic, mixed; got {bone!r}")
+        raise ValidationError(
+            "bone_pattern", f"must be one of blastic, lytic, mixed; got {v.shown(bone)}"
+        )
     return Referral(
         mrn=values["mrn"],
         name=values["name"],

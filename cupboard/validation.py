@@ -17,13 +17,21 @@ from cupboard.errors import ValidationError
 
 MAX_SHORT_TEXT = 200
 MAX_LONG_TEXT = 10_000
+MAX_SHOWN = 60
+
+
+def shown(value: object) -> str:
+    """A refused value as a message quotes it: a pasted page of text or a number of
+    thousands of digits is cut, so that the message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 def choice(field: str, value: object, allowed: Collection[str] | Mapping[str, str]) -> str:
     if not isinstance(value, str) or value not in allowed:
         options = ", ".join(list(allowed)[:12])
         more = " …" if len(allowed) > 12 else ""
-        raise ValidationError(field, f"must be one of {options}{more}; got {value!r}")
+        raise ValidationError(field, f"must be one of {options}{more}; got {shown(value)}")
     return value
 
 
@@ -37,7 +45,7 @@ def optional_choice(
 
 def integer(field: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(field, f"must be a whole number {low}-{high}; got {value!r}")
+        raise ValidationError(field, f"must be a whole number {low}-{high}; got {shown(value)}")
     if not low <= value <= high:
         raise ValidationError(field, f"must be between {low} and {high}; got {value}")
     return value
@@ -49,7 +57,7 @@ def optional_integer(field: str, value: object, low: int, high: int) -> int | No
 
 def number(field: str, value: object, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(field, f"must be a number; got {value!r}")
+        raise ValidationError(field, f"must be a number; got {shown(value)}")
     result = float(value)
     if not math.isfinite(result) or not low <= result <= high:
         raise ValidationError(field, f"must be between {low:g} and {high:g}; got {value}")
@@ -213,9 +221,9 @@ def date(field: str, value: object, *, not_after: dt.date | None = None) -> dt.d
         try:
             value = dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise ValidationError(field, f"must be a date YYYY-MM-DD; got {value!r}") from None
+            raise ValidationError(field, f"must be a date YYYY-MM-DD; got {shown(value)}") from None
     if not isinstance(value, dt.date):
-        raise ValidationError(field, f"must be a date; got {value!r}")
+        raise ValidationError(field, f"must be a date; got {shown(value)}")
     if value < EARLIEST_CLINICAL_DATE:
         raise ValidationError(field, f"is before {EARLIEST_CLINICAL_DATE.isoformat()}")
     if not_after is not None and value > not_after:
@@ -245,5 +253,5 @@ PHONE = re.compile(r"^\+?[0-9 ()\-]{5,25}$")
 def optional_phone(field: str, value: object) -> str | None:
     cleaned = optional_text(field, value, 40)
     if cleaned is not None and not PHONE.match(cleaned):
-        raise ValidationError(field, f"is not a phone number: {cleaned!r}")
+        raise ValidationError(field, f"is not a phone number: {shown(cleaned)}")
     return cleaned

@@ -130,6 +130,8 @@ def test_rows_refused_one_by_one_are_a_report_not_a_crash(
         code, out, err = run("import-referrals", str(path), "--commit")
         assert (code, err) == (1, ""), (name, code, err)
         assert "refused line 2" in out, (name, out)
+        # A refused value is quoted, not pasted whole: every line of the report is readable.
+        assert max(map(len, out.splitlines())) < 200, (name, out[:300])
     assert "name: contains an invisible formatting character (U+202E" in out
 
 
