@@ -4,7 +4,7 @@ Pure rules: plain rows in, prioritised items out (no database, no Streamlit). Th
 service ``cupboard.services.worklist`` fetches only candidate rows, using the cut-off
 dates of :func:`cutoffs`, so that the SQL filter and these rules share one source.
 
-What is on the list (issue 5, cup-clinical.md section 1):
+What is on the list (issue 5, docs/clinical-rules.md section 1):
 
 - an investigation *requested* more than ``request_not_booked_days`` ago and still not
   booked;

@@ -1,7 +1,7 @@
 """ECOG performance status over time, with the board's decisions and treatment starts.
 
 Pure: plain dates and numbers in, a plotly Figure out (no Streamlit, no database).
-The trend matters more than the latest value [cup-clinical.md section 6]: the axis is
+The trend matters more than the latest value [docs/clinical-rules.md section 8]: the axis is
 drawn with 0 ("fully active") at the top, so a decline reads as a line going down.
 Weight and LDH, when recorded, get smaller panels underneath, on the same time axis.
 """
