@@ -515,6 +515,19 @@ def _young_man(profile: CaseProfile) -> bool:
     return profile.sex == "male" and profile.age < GERM_CELL_MAX_AGE
 
 
+T = TypeVar("T")
+
+
+def _memo(profile: CaseProfile, name: str, compute: Callable[[CaseProfile], T]) -> T:
+    """A reading of the profile computed once per profile object (several rules ask
+    for the same tissue profiles and exclusions). A profile is immutable, so the
+    answer cannot go stale; it is kept beside the fields, outside equality and hash."""
+    cache = profile.__dict__
+    if name not in cache:
+        cache[name] = compute(profile)
+    return cache[name]  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------------------------
 # Tissue profiles: a site's defining markers on tissue [ESMO23]
 
@@ -522,13 +535,20 @@ def _young_man(profile: CaseProfile) -> bool:
 def tissue_profiles(profile: CaseProfile) -> dict[str, tuple[str, ...]]:
     """Site -> the positive markers that make its profile, for every site whose
     defining markers the tissue shows (knowledge/ihc_patterns.py TISSUE_PROFILES)."""
+    return dict(_memo(profile, "_tissue_profiles", _tissue_profiles))
+
+
+def _tissue_profiles(profile: CaseProfile) -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {}
+    positive = {m for m, result in profile.ihc.items() if result == "positive"}
+    if not positive:
+        return found
     for tissue in TISSUE_PROFILES:
-        if any(profile.positive(m) for m in tissue.unless):
+        if positive.intersection(tissue.unless):
             continue
         markers: list[str] = []
         for combination in tissue.any_of:
-            if all(profile.positive(m) for m in combination):
+            if positive.issuperset(combination):
                 markers += [m for m in combination if m not in markers]
         if markers:
             found[tissue.site] = tuple(markers)
@@ -580,6 +600,10 @@ def _open_result(profile: CaseProfile, marker: str) -> bool:
 
 
 def _exclusions(profile: CaseProfile) -> tuple[Exclusion, ...]:
+    return _memo(profile, "_exclusions", _find_exclusions)
+
+
+def _find_exclusions(profile: CaseProfile) -> tuple[Exclusion, ...]:
     profiles = tissue_profiles(profile)
     found: list[Exclusion] = []
     for entity in EXCLUSION_ENTITIES:
@@ -976,21 +1000,22 @@ def _matched_subtypes(
 ) -> tuple[tuple[SubtypeMatch, ...], tuple[Conflict, ...]]:
     """The favourable subtypes the profile supports, in priority order, and the
     contradictions that withheld the others."""
-    profiles = tissue_profiles(profile)
-    to_rule_out = {e.entity for e in _exclusions(profile)}
     matches: list[SubtypeMatch] = []
     conflicts: list[Conflict] = []
     for code in SUBTYPE_PRIORITY:
         evidence = _MATCHERS[code](profile)
         if evidence is None:
             continue
-        against = _contradiction(code, profile, evidence, profiles)
+        against = _contradiction(code, profile, evidence, tissue_profiles(profile))
         if against is not None:
             conflicts.append(Conflict("subtype_contradicted", against))
             continue
         # Local therapy of a lone lesion waits while lymphoma, germ-cell tumour or
         # sarcoma is still to be ruled out: they are treated otherwise [ESMO23].
-        if code == "single_metastasis" and to_rule_out - {"melanoma"}:
+        to_rule_out = (
+            {e.entity for e in _exclusions(profile)} if code == "single_metastasis" else set()
+        )
+        if to_rule_out - {"melanoma"}:
             continue
         subtype = FAVOURABLE_SUBTYPES_BY_CODE[code]
         manage_as, management = subtype.manage_as, subtype.management
@@ -1161,6 +1186,10 @@ def parse_alteration_text(text: str) -> tuple[Alteration, ...]:
 
 def alteration_findings(profile: CaseProfile) -> tuple[Alteration, ...]:
     """Every finding of the molecular report(s), text read item by item."""
+    return _memo(profile, "_alteration_findings", _read_alterations)
+
+
+def _read_alterations(profile: CaseProfile) -> tuple[Alteration, ...]:
     findings: list[Alteration] = []
     for item in profile.alterations:
         if isinstance(item, Alteration):
