@@ -353,8 +353,14 @@ def _add_user(args: argparse.Namespace) -> int:
         password: str | None = sys.stdin.readline().rstrip("\n")
     elif args.email and not sys.stdin.isatty():
         password = None  # an OIDC-only account
+    elif not sys.stdin.isatty():
+        # A script or a pipe: getpass would warn on stderr and then read the pipe.
+        return _fail("password: standard input is not a terminal; give --password-stdin")
     else:
-        password = getpass.getpass("Password: ")
+        try:
+            password = getpass.getpass("Password: ")
+        except EOFError:  # Ctrl-D at the prompt
+            return _fail("password: none was typed; nothing was created")
     url = database_url()
     upgrade_database(url)
     try:

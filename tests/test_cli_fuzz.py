@@ -164,6 +164,7 @@ BAD_ARGUMENTS: list[tuple[str, ...]] = [
     ("add-user", "x\x00", "--name", "X", "--role", "admin", "--password-stdin"),
     ("add-user", "eve", "--name", "Eve\u202eLIAM", "--role", "viewer", "--password-stdin"),
     ("add-user", "eve", "--name", "Eve", "--role", "viewer", "--email", "no", "--password-stdin"),
+    ("add-user", "eve", "--name", "Eve", "--role", "viewer"),  # no terminal for the prompt
     ("assess", "-"),
 ]
 
