@@ -213,7 +213,7 @@ with left:
             + (f" · presented by {current.presented_by}" if current.presented_by else "")
         )
     )
-    panels.findings_summary(record.findings, compact=True, large=True)
+    panels.findings_summary(record.findings, picture=record.picture, compact=True, large=True)
     st.divider()
     panels.guidance_panel(
         guidance, compact=True, sections=("subtype", "exclusions", "primaries", "biomarkers")

@@ -113,7 +113,7 @@ if record.ecog:
     )
 
 st.header("Latest findings")
-findings_summary(record.findings, compact=True)
+findings_summary(record.findings, picture=record.picture, compact=True)
 
 st.header("Workup outstanding")
 if letter.outstanding:

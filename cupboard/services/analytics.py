@@ -15,7 +15,6 @@ Navigator and oncologist filters select cases by who is assigned to them.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,23 +33,17 @@ from cupboard.analytics import (
 )
 from cupboard.db import unit_of_work
 from cupboard.errors import ValidationError
-from cupboard.guidance import CaseProfile, canonical_serum_name
-from cupboard.knowledge.markers import canonical_ihc_marker
+from cupboard.guidance import CaseProfile
 from cupboard.models import (
     AgendaItem,
     Case,
     Decision,
-    IhcResult,
     Investigation,
     MdtMeeting,
-    MolecularReport,
-    PathologyReport,
-    Patient,
-    SerumMarkerResult,
     User,
 )
+from cupboard.services import case_record
 from cupboard.services.context import ServiceContext
-from cupboard.services.reading import age_on
 
 
 @dataclass(frozen=True)
@@ -258,89 +251,18 @@ def load_analytics(
     return AnalyticsData(cases, decisions, workup, period_decisions, agenda)
 
 
-def load_profiles(ctx: ServiceContext, filters: AnalyticsFilter) -> dict[int, CaseProfile]:
-    """The guidance profile of each cohort case, as far as favourable subtypes need it:
-    sex, age at pathway start, presentation, latest histology, latest result of each
-    IHC marker and serum marker, and the latest tissue-of-origin prediction.
-
-    Built for the filtered cohort only: ``assess_case`` costs about 0.1 ms a case.
-    """
+def load_profiles(
+    ctx: ServiceContext, filters: AnalyticsFilter, today: dt.date | None = None
+) -> dict[int, CaseProfile]:
+    """The clinical picture's profile of each cohort case, built by the one reader the
+    case page, the queue and the exports use (``case_record.load_profiles``): every
+    report merged, MSI/MMR and the latest ECOG included, age as on the case page.
+    Built for the filtered cohort only."""
     ctx.require("view_cases")
     _check(filters)
-    cohort = _cohort(filters)
     with unit_of_work(ctx.database_url) as session:
-        cohort_ids = select(Case.id).where(*cohort)
-        base = session.execute(
-            select(
-                Case.id,
-                Patient.sex,
-                Patient.date_of_birth,
-                Case.pathway_start,
-                Case.metastatic_sites,
-                Case.bone_pattern,
-                Case.lesion_count,
-            )
-            .join(Patient, Case.patient_id == Patient.id)
-            .where(*cohort)
-            .order_by(Case.id)
-        ).all()
-        histology: dict[int, str] = {}
-        for case_id, value in session.execute(
-            select(PathologyReport.case_id, PathologyReport.histology)
-            .where(PathologyReport.case_id.in_(cohort_ids))
-            .order_by(PathologyReport.reported_on, PathologyReport.id)
-        ):
-            histology[case_id] = value  # the latest report wins
-        ihc: dict[int, dict[str, str]] = defaultdict(dict)
-        for case_id, marker, result in session.execute(
-            select(IhcResult.case_id, IhcResult.marker, IhcResult.result)
-            .where(IhcResult.case_id.in_(cohort_ids))
-            .order_by(IhcResult.reported_on, IhcResult.id)
-        ):
-            name = canonical_ihc_marker(marker)
-            if name is not None:
-                ihc[case_id][name] = result
-        serum: dict[int, dict[str, float]] = defaultdict(dict)
-        for case_id, marker, value in session.execute(
-            select(SerumMarkerResult.case_id, SerumMarkerResult.marker, SerumMarkerResult.value)
-            .where(
-                SerumMarkerResult.case_id.in_(cohort_ids),
-                # LDH is prognostic only and the contract gives it as normal/raised.
-                SerumMarkerResult.marker != "LDH",
-            )
-            .order_by(SerumMarkerResult.measured_on, SerumMarkerResult.id)
-        ):
-            name = canonical_serum_name(marker)
-            if name is not None and name != "LDH":
-                serum[case_id][name] = value
-        origin: dict[int, tuple[str | None, float | None]] = {}
-        for case_id, site, confidence in session.execute(
-            select(
-                MolecularReport.case_id,
-                MolecularReport.tissue_of_origin_site,
-                MolecularReport.tissue_of_origin_confidence,
-            )
-            .where(
-                MolecularReport.case_id.in_(cohort_ids),
-                MolecularReport.tissue_of_origin_site.is_not(None),
-            )
-            .order_by(MolecularReport.reported_on, MolecularReport.id)
-        ):
-            origin[case_id] = (site, confidence)
-
-    profiles: dict[int, CaseProfile] = {}
-    for case_id, sex, born, start, sites, bone_pattern, lesions in base:
-        site, confidence = origin.get(case_id, (None, None))
-        profiles[case_id] = CaseProfile(
-            sex=sex,
-            age=age_on(born, start),
-            histology=histology.get(case_id),
-            sites=tuple(sites or ()),
-            bone_pattern=bone_pattern,
-            lesions=lesions,
-            ihc=ihc.get(case_id, {}),
-            serum=serum.get(case_id, {}),
-            tissue_of_origin=site,
-            tissue_of_origin_confidence=confidence,
+        cohort_ids = list(
+            session.scalars(select(Case.id).where(*_cohort(filters)).order_by(Case.id))
         )
-    return profiles
+        batch = case_record.load_profiles(session, cohort_ids, today or dt.date.today())
+    return {case_id: batch.profiles[case_id] for case_id in cohort_ids}

@@ -30,8 +30,8 @@ import datetime as dt
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, func, select
@@ -45,8 +45,8 @@ from cupboard.guidance import (
     RequiredInvestigation,
     assess_case,
     canonical_serum_name,
-    workup_requirements,
 )
+from cupboard.guidance import _profile_requirements as profile_requirements
 from cupboard.knowledge.decisions import (
     DECISION_KINDS_BY_CODE,
     DECISION_LABELS,
@@ -60,7 +60,12 @@ from cupboard.knowledge.investigations import (
     INVESTIGATIONS_BY_CODE,
     MISSING_STATUSES,
 )
-from cupboard.knowledge.markers import SERUM_MARKERS_BY_KEY, canonical_ihc_marker, marker_key
+from cupboard.knowledge.markers import (
+    SERUM_MARKERS_BY_KEY,
+    canonical_ihc_marker,
+    is_ki67,
+    marker_key,
+)
 from cupboard.knowledge.pathway import CASE_STATUS_LABELS, CLOSING_REASONS, DIAGNOSTIC_STAGES
 from cupboard.knowledge.sites import METASTATIC_SITES, PRIMARY_SITES
 from cupboard.models import (
@@ -141,6 +146,10 @@ class CaseHeader:
     primary_found_site: str | None
     closing_reason: str | None
     closed_on: dt.date | None
+    primary_found_by: str | None = None
+    primary_found_on: dt.date | None = None
+    referrer_name: str | None = None
+    referrer_phone: str | None = None
 
     @property
     def site_labels(self) -> tuple[str, ...]:
@@ -377,6 +386,7 @@ class DecisionRow:
     follow_up_due: dt.date | None
     follow_up_done_on: dt.date | None
     recorded_at: dt.datetime | None = None  # when it was entered (UTC)
+    meeting_title: str | None = None
 
     @property
     def label(self) -> str:
@@ -473,7 +483,17 @@ class CaseRecord:
     decisions: tuple[DecisionRow, ...]
     agenda: tuple[AgendaEntry, ...]
     timeline: tuple[TimelineEvent, ...]
-    profile: CaseProfile
+    picture: CasePicture
+
+    @property
+    def profile(self) -> CaseProfile:
+        """What the guidance reads (every report merged)."""
+        return self.picture.profile
+
+    @property
+    def conflicts(self) -> tuple[RecordConflict, ...]:
+        """Results that two reports of this case disagree on."""
+        return self.picture.conflicts
 
     @property
     def latest_ecog(self) -> EcogPoint | None:
@@ -549,6 +569,10 @@ def _load_header(session: Session, case_id: int, today: dt.date) -> CaseHeader:
         primary_found_site=case.primary_found_site,
         closing_reason=case.closing_reason,
         closed_on=case.closed_on,
+        primary_found_by=case.primary_found_by,
+        primary_found_on=case.primary_found_on,
+        referrer_name=patient.referrer_name,
+        referrer_phone=patient.referrer_phone,
     )
 
 
@@ -816,12 +840,14 @@ def latest_ecog(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[in
 
 def _load_decisions(session: Session, case_id: int) -> tuple[DecisionRow, ...]:
     rows = session.execute(
-        select(Decision, MdtMeeting.meeting_date)
+        select(Decision, MdtMeeting.meeting_date, MdtMeeting.title)
         .outerjoin(MdtMeeting, Decision.meeting_id == MdtMeeting.id)
         .where(Decision.case_id == case_id)
         .order_by(Decision.decided_on.desc(), Decision.id.desc())
     ).all()
-    names = _user_names(session, [d.decided_by_id for d, _ in rows] + [d.chair_id for d, _ in rows])
+    names = _user_names(
+        session, [d.decided_by_id for d, *_ in rows] + [d.chair_id for d, *_ in rows]
+    )
     return tuple(
         DecisionRow(
             id=d.id,
@@ -849,8 +875,9 @@ def _load_decisions(session: Session, case_id: int) -> tuple[DecisionRow, ...]:
             follow_up_due=d.follow_up_due,
             follow_up_done_on=d.follow_up_done_on,
             recorded_at=_as_utc(d.created_at) if d.created_at else None,
+            meeting_title=meeting_title,
         )
-        for d, meeting_date in rows
+        for d, meeting_date, meeting_title in rows
     )
 
 
@@ -881,7 +908,126 @@ def _load_agenda(session: Session, case_id: int) -> tuple[AgendaEntry, ...]:
 # The case profile the guidance reads
 
 
-def build_profile(
+@dataclass(frozen=True)
+class Provenance:
+    """Where a value of the case's picture comes from: which report, of which day."""
+
+    report: str  # histopathology | IHC | molecular report | serum marker | ECOG
+    report_id: int | None  # None for the latest ECOG of a list (picked by date in SQL)
+    on: dt.date
+
+    @property
+    def text(self) -> str:
+        return f"{self.report} of {self.on.isoformat()}"
+
+
+@dataclass(frozen=True)
+class RecordConflict:
+    """Two reports that disagree on one result (MSI-H in one, MSS in another; ER+ then
+    ER−). The newest value is what the guidance reads, but the board must see both:
+    a conflict is shown, never silently resolved."""
+
+    field: str  # "MSI", "MMR", "ER", "tissue of origin"
+    newer: str
+    newer_from: Provenance
+    older: str
+    older_from: Provenance
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.field}: {self.newer} in the {self.newer_from.text}, "
+            f"but {self.older} in the {self.older_from.text}"
+        )
+
+
+@dataclass(frozen=True)
+class CasePicture:
+    """The one clinical picture of a case, built from everything recorded.
+
+    ``profile`` is what the guidance reads: every report merged, the newest value per
+    marker or field winning. ``provenance`` says for each value which report gave it
+    (keys: ``histology``, ``ihc.<marker>``, ``serum.<code>``, ``msi``, ``mmr``, ``tmb``,
+    ``pdl1_tps``, ``pdl1_cps``, ``tissue_of_origin``, ``alteration.<text>``, ``ecog``);
+    ``conflicts`` lists results that earlier reports contradict.
+    """
+
+    profile: CaseProfile
+    sources: Mapping[str, SourceRow]
+    conflicts: tuple[RecordConflict, ...]
+
+    @functools.cached_property
+    def provenance(self) -> Mapping[str, Provenance]:
+        # Built when a screen asks: lists of cases (the queue, analytics) need only the
+        # profile, and the rows it came from are already at hand.
+        return {key: _provenance_of(row) for key, row in self.sources.items()}
+
+    def molecular_lines(self) -> tuple[str, ...]:
+        """The merged molecular results, one line per report that still gives one
+        (newest first): ``Molecular report of 2026-03-02: ETV6::NTRK3 fusion``."""
+        p = self.profile
+        values: list[tuple[str, str]] = []
+        if p.msi:
+            values.append(("msi", p.msi))
+        if p.mmr:
+            values.append(("mmr", f"MMR {p.mmr}"))
+        if p.tmb is not None:
+            values.append(("tmb", f"TMB {_number(p.tmb)} mut/Mb"))
+        if p.pdl1_tps is not None:
+            values.append(("pdl1_tps", f"PD-L1 TPS {_number(p.pdl1_tps)} %"))
+        if p.pdl1_cps is not None:
+            values.append(("pdl1_cps", f"PD-L1 CPS {_number(p.pdl1_cps)}"))
+        for alteration in p.alterations:
+            label = getattr(alteration, "label", alteration)
+            values.append((f"alteration.{label}", str(label)))
+        if p.tissue_of_origin:
+            confidence = p.tissue_of_origin_confidence
+            too = f"tissue of origin {site_label(p.tissue_of_origin).lower()}"
+            values.append(
+                (
+                    "tissue_of_origin",
+                    f"{too} ({confidence:.2f})" if confidence is not None else too,
+                )
+            )
+        by_report: dict[Provenance, list[str]] = {}
+        for key, text in values:
+            source = self.provenance.get(key)
+            if source is not None:
+                by_report.setdefault(source, []).append(text)
+        ordered = sorted(by_report.items(), key=lambda kv: (kv[0].on, kv[0].report_id or 0))
+        return tuple(
+            f"Molecular report of {source.on.isoformat()}: {', '.join(texts)}"
+            for source, texts in reversed(ordered)
+        )
+
+
+# A row of the findings a value of the picture was read from (or, for the latest ECOG of
+# a list, its Provenance directly).
+SourceRow = IhcRow | SerumRow | PathologyRow | MolecularRow | Provenance
+
+_REPORT_KINDS: dict[type, str] = {
+    IhcRow: "IHC",
+    SerumRow: "serum marker",
+    PathologyRow: "histopathology",
+    MolecularRow: "molecular report",
+}
+
+
+def _provenance_of(row: SourceRow) -> Provenance:
+    if isinstance(row, Provenance):
+        return row
+    on = row.measured_on if isinstance(row, SerumRow) else row.reported_on
+    return Provenance(_REPORT_KINDS[type(row)], row.id, on)
+
+
+# Results that contradict each other when two reports give them for one case. A later
+# report may add to an earlier one (NGS after MMR IHC) but should not overturn it
+# without the board noticing: MSI-H against MSS, dMMR against pMMR, ER+ against ER−.
+_MSI_CLASS = {"MSI-H": "high", "MSS": "stable", "MSI-L": "stable"}
+_OPPOSITE_IHC = {frozenset({"positive", "negative"})}
+
+
+def build_picture(
     *,
     sex: str,
     age: int,
@@ -889,20 +1035,50 @@ def build_profile(
     bone_pattern: str | None,
     lesions: int | None,
     findings: Findings,
-    ecog: int | None,
+    ecog: tuple[int, dt.date] | None,
     workup_statuses: dict[str, str],
-) -> CaseProfile:
-    """A :class:`CaseProfile` from a case's rows: the latest histology, the latest IHC
+    prior_malignancy: str | None = None,
+) -> CasePicture:
+    """The case's clinical picture from its rows: the latest histology, the latest IHC
     result per marker, the latest serum value per marker (LDH read against the
     laboratory's upper limit as normal/raised, left out when no limit was recorded),
-    the latest molecular report, the latest ECOG and every investigation's status."""
+    every molecular report merged (the newest report that gives a field wins it; the
+    alterations of all reports together), the latest ECOG and every investigation's
+    status, each value with the report it came from, and the results that reports
+    contradict."""
+    sources: dict[str, SourceRow] = {}
+    conflicts: list[RecordConflict] = []
+
     # Oldest first, keyed by the catalogue's name: the newest result per marker wins,
     # whichever spelling each result was recorded under ("CDX2", "cdx-2").
-    ihc: dict[str, str] = {}
+    ihc: dict[str, IhcRow] = {}
+    ki67: IhcRow | None = None
     for row in reversed(findings.ihc):
-        marker = canonical_ihc_marker(row.marker)
-        if marker is not None:
-            ihc[marker] = row.result
+        marker = _ihc_name(row.marker)
+        if marker == _KI67:
+            # Ki-67 is a proliferation index, read as its percentage, not as +/−.
+            if row.percentage is not None:
+                ki67 = row
+            continue
+        if marker is None:
+            continue
+        earlier = ihc.get(marker)
+        if earlier is not None and frozenset({earlier.result, row.result}) in _OPPOSITE_IHC:
+            conflicts.append(
+                RecordConflict(
+                    marker,
+                    ihc_text(marker, row.result),
+                    _provenance_of(row),
+                    ihc_text(marker, earlier.result),
+                    _provenance_of(earlier),
+                )
+            )
+        ihc[marker] = row
+    for marker, row in ihc.items():
+        sources[f"ihc.{marker}"] = row
+    if ki67 is not None:
+        sources["ki67"] = ki67
+
     latest_serum: dict[str, SerumRow] = {}
     for serum_row in reversed(findings.serum):
         code = canonical_serum_name(serum_row.marker)
@@ -914,39 +1090,144 @@ def build_profile(
             serum[code] = serum_row.value
         elif serum_row.raised is not None:  # the newest LDH, read against its own limit
             serum[code] = "raised" if serum_row.raised else "normal"
+        else:
+            continue
+        sources[f"serum.{code}"] = serum_row
+
     pathology = findings.latest_pathology
-    molecular = findings.latest_molecular
-    return CaseProfile(
+    if pathology is not None:
+        sources["histology"] = pathology
+
+    molecular = _merge_molecular(findings.molecular, sources, conflicts)
+
+    score: int | None = None
+    if ecog is not None:
+        score, observed_on = ecog
+        sources["ecog"] = Provenance("ECOG", None, observed_on)
+
+    profile = CaseProfile(
         sex=sex,
         age=age,
         histology=pathology.histology if pathology else None,
         sites=tuple(sites),
         bone_pattern=bone_pattern,
         lesions=lesions,
-        ihc=ihc,
+        ihc={marker: row.result for marker, row in ihc.items()},
         serum=serum,
-        msi=molecular.msi_status if molecular else None,
-        mmr=molecular.mmr_status if molecular else None,
-        tmb=molecular.tmb if molecular else None,
-        pdl1_tps=molecular.pdl1_tps if molecular else None,
-        pdl1_cps=molecular.pdl1_cps if molecular else None,
-        alterations=molecular.alterations if molecular else (),
-        tissue_of_origin=molecular.tissue_of_origin_site if molecular else None,
-        tissue_of_origin_confidence=molecular.tissue_of_origin_confidence if molecular else None,
-        ecog=ecog,
+        ecog=score,
         workup=workup_statuses,
+        ki67=ki67.percentage if ki67 is not None else None,
+        previous_malignancy=previous_malignancy_site(prior_malignancy),
+        **molecular,
     )
+    return CasePicture(profile, sources, tuple(conflicts))
+
+
+_KI67 = "Ki-67"
+
+
+# Lists of cases read the same few dozen marker spellings thousands of times.
+@functools.lru_cache(maxsize=1024)
+def _ihc_name(recorded: str) -> str | None:
+    """The catalogue's name of a recorded IHC marker (Ki-67 as :data:`_KI67`)."""
+    return _KI67 if is_ki67(recorded) else canonical_ihc_marker(recorded)
+
+
+def previous_malignancy_site(text: str | None) -> str | None:
+    """The primary-site code of an earlier cancer, when the referral names one as the
+    catalogue does ("breast", "Breast"); free text the catalogue cannot read stays
+    text on the case page and is not guessed at."""
+    if not text:
+        return None
+    wanted = text.strip().lower()
+    for code, label in PRIMARY_SITES.items():
+        if wanted in (code, label.lower()):
+            return code
+    return None
+
+
+def _merge_molecular(
+    reports: Sequence[MolecularRow],
+    sources: dict[str, SourceRow],
+    conflicts: list[RecordConflict],
+) -> dict[str, Any]:
+    """Every molecular report merged into the profile's molecular fields.
+
+    A later NGS panel often reports only what it tested (an NTRK fusion) and leaves MSI,
+    MMR and TMB blank: a blank is "not reported here", never "gone", so each field is
+    taken from the newest report that gives it, and the alterations of every report
+    are kept (newest first)."""
+    fields: dict[str, Any] = {}
+    alterations: dict[str, None] = {}
+    for report in reports:  # newest first: the first report that gives a field wins it
+        source = report
+        for name, value in (
+            ("msi", report.msi_status),
+            ("mmr", report.mmr_status),
+            ("tmb", report.tmb),
+            ("pdl1_tps", report.pdl1_tps),
+            ("pdl1_cps", report.pdl1_cps),
+            ("tissue_of_origin", report.tissue_of_origin_site),
+        ):
+            if value is None:
+                continue
+            if name not in fields:
+                fields[name] = value
+                sources[name] = source
+                if name == "tissue_of_origin":
+                    fields["tissue_of_origin_confidence"] = report.tissue_of_origin_confidence
+            elif _contradicts(name, fields[name], value):
+                conflicts.append(
+                    RecordConflict(
+                        _CONFLICT_FIELDS[name],
+                        _molecular_text(name, fields[name]),
+                        _provenance_of(sources[name]),
+                        _molecular_text(name, value),
+                        _provenance_of(source),
+                    )
+                )
+        for alteration in report.alterations:
+            if alteration not in alterations:
+                alterations[alteration] = None
+                sources[f"alteration.{alteration}"] = source
+    return {
+        "msi": fields.get("msi"),
+        "mmr": fields.get("mmr"),
+        "tmb": fields.get("tmb"),
+        "pdl1_tps": fields.get("pdl1_tps"),
+        "pdl1_cps": fields.get("pdl1_cps"),
+        "alterations": tuple(alterations),
+        "tissue_of_origin": fields.get("tissue_of_origin"),
+        "tissue_of_origin_confidence": fields.get("tissue_of_origin_confidence"),
+    }
+
+
+_CONFLICT_FIELDS = {"msi": "MSI", "mmr": "MMR", "tissue_of_origin": "Tissue of origin"}
+
+
+def _contradicts(name: str, newer: Any, older: Any) -> bool:
+    """Whether two reports' values for a field disagree in a way the board must see.
+    TMB and PD-L1 are measurements that differ between assays and samples: the newest
+    is shown with its source, not raised as a conflict."""
+    if name == "msi":
+        return _MSI_CLASS.get(newer) != _MSI_CLASS.get(older)
+    if name in ("mmr", "tissue_of_origin"):
+        return bool(newer != older)
+    return False
+
+
+def _molecular_text(name: str, value: Any) -> str:
+    if name == "mmr":
+        return f"MMR {value}"
+    if name == "tissue_of_origin":
+        return site_label(str(value)).lower()
+    return str(value)
 
 
 def _requirements(profile: CaseProfile) -> tuple[RequiredInvestigation, ...]:
-    return workup_requirements(
-        profile.sex,
-        profile.sites,
-        profile.histology,
-        lesions=profile.lesions,
-        ecog=profile.ecog,
-        ihc=profile.ihc,
-    )
+    # The guidance's own reading of a whole profile, so whatever the rules come to need
+    # (serum markers, symptoms) the workup follows without a second list of arguments.
+    return profile_requirements(profile)
 
 
 # A profile is an immutable value (hashable) and the guidance a pure function of it, so
@@ -976,6 +1257,12 @@ class ProfileBatch:
     profiles: dict[int, CaseProfile]
     workup: dict[int, dict[str, str]]
     latest_ecog: dict[int, tuple[int, dt.date]]
+    pictures: dict[int, CasePicture] = field(default_factory=dict)
+
+
+# Each table is read with one IN list of case ids; a long list (a cohort) is read in
+# chunks of this many cases, so that no statement exceeds a driver's parameter limit.
+PROFILE_CHUNK = 500
 
 
 def load_profiles(
@@ -985,12 +1272,35 @@ def load_profiles(
     *,
     workup_statuses: dict[int, dict[str, str]] | None = None,
 ) -> ProfileBatch:
-    """Profiles of several cases with a fixed number of queries (no N+1), with the
-    statuses and latest ECOG they were built from. For read services that already hold
-    a session (the queue); pages call :func:`case_profiles`. ``workup_statuses``, when
-    the caller has read them already, saves reading them again."""
+    """Pictures and profiles of any number of cases with a fixed number of queries per
+    :data:`PROFILE_CHUNK` cases (no N+1), with the statuses and latest ECOG they were
+    built from: the one reader of a case's clinical picture for lists (the queue, the
+    worklist, analytics, the exports); pages call :func:`case_profiles`.
+    ``workup_statuses``, when the caller has read them already, saves reading them
+    again."""
+    case_ids = list(case_ids)
+    if len(case_ids) <= PROFILE_CHUNK:
+        return _load_profile_chunk(session, case_ids, today, workup_statuses)
+    batch = ProfileBatch({}, {}, {}, {})
+    for start in range(0, len(case_ids), PROFILE_CHUNK):
+        part = _load_profile_chunk(
+            session, case_ids[start : start + PROFILE_CHUNK], today, workup_statuses
+        )
+        batch.profiles.update(part.profiles)
+        batch.workup.update(part.workup)
+        batch.latest_ecog.update(part.latest_ecog)
+        batch.pictures.update(part.pictures)
+    return batch
+
+
+def _load_profile_chunk(
+    session: Session,
+    case_ids: Sequence[int],
+    today: dt.date,
+    workup_statuses: dict[int, dict[str, str]] | None,
+) -> ProfileBatch:
     if not case_ids:
-        return ProfileBatch({}, {}, {})
+        return ProfileBatch({}, {}, {}, {})
     basics = session.execute(
         select(
             Case.id,
@@ -999,6 +1309,7 @@ def load_profiles(
             Case.metastatic_sites,
             Case.bone_pattern,
             Case.lesion_count,
+            Patient.prior_malignancy,
         )
         .join(Patient, Case.patient_id == Patient.id)
         .where(Case.id.in_(case_ids))
@@ -1007,38 +1318,42 @@ def load_profiles(
         workup_statuses = _workup_statuses(session, case_ids)
     findings = _load_findings(session, case_ids)
     ecog = latest_ecog(session, case_ids)
-    profiles = {}
-    for case_id, sex, dob, sites, bone_pattern, lesions in basics:
-        latest = ecog.get(case_id)
-        profiles[case_id] = build_profile(
+    pictures = {
+        case_id: build_picture(
             sex=sex,
             age=age_on(dob, today),
             sites=tuple(sites or ()),
             bone_pattern=bone_pattern,
             lesions=lesions,
             findings=findings[case_id],
-            ecog=latest[0] if latest else None,
+            ecog=ecog.get(case_id),
             workup_statuses=workup_statuses.get(case_id, {}),
+            prior_malignancy=prior,
         )
-    return ProfileBatch(profiles, workup_statuses, ecog)
+        for case_id, sex, dob, sites, bone_pattern, lesions, prior in basics
+    }
+    profiles = {case_id: picture.profile for case_id, picture in pictures.items()}
+    return ProfileBatch(profiles, workup_statuses, ecog, pictures)
 
 
-def _profile_of(
+def _picture_of(
     header: CaseHeader,
     findings: Findings,
     series: Sequence[EcogPoint],
     investigations: Iterable[Row[Any]],
-) -> CaseProfile:
-    """One case's profile from what :func:`case_record` has read anyway."""
-    return build_profile(
+) -> CasePicture:
+    """One case's picture from what :func:`case_record` has read anyway."""
+    latest = series[-1] if series else None  # oldest first: the last is the latest
+    return build_picture(
         sex=header.sex,
         age=header.age,
         sites=header.metastatic_sites,
         bone_pattern=header.bone_pattern,
         lesions=header.lesion_count,
         findings=findings,
-        ecog=series[-1].score if series else None,  # oldest first: the last is the latest
+        ecog=(latest.score, latest.observed_on) if latest else None,
         workup_statuses={i.code: i.status for i in investigations},
+        prior_malignancy=header.prior_malignancy,
     )
 
 
@@ -1254,15 +1569,15 @@ def case_record(
     """Everything about a case in one consistent read (the case page, meeting mode and
     the before-clinic summary). ``timeline=False`` leaves the timeline empty and skips
     the audit trail it is built from, for screens that do not show the history."""
-    ctx.require("view_cases")
     today = today or dt.date.today()
+    ctx.require("view_cases")
     with unit_of_work(ctx.database_url) as session:
         header = _load_header(session, case_id, today)
         investigations = _investigations(session, [case_id])
         found = _load_findings(session, [case_id])[case_id]
         series = tuple(_load_ecog(session, [case_id]).get(case_id, ()))
-        profile = _profile_of(header, found, series, investigations)
-        workup_rows = _workup_rows(investigations, requirements_for(profile))
+        picture = _picture_of(header, found, series, investigations)
+        workup_rows = _workup_rows(investigations, requirements_for(picture.profile))
         decision_rows = _load_decisions(session, case_id)
         agenda = _load_agenda(session, case_id)
         events = (
@@ -1280,7 +1595,7 @@ def case_record(
             decisions=decision_rows,
             agenda=agenda,
             timeline=events,
-            profile=profile,
+            picture=picture,
         )
 
 
@@ -1323,8 +1638,8 @@ def workup(
     own statuses. A page that has read the case's ``profile`` already passes it: then
     only the investigations are read (one query), which is what a workup edit changes.
     """
-    ctx.require("view_cases")
     today = today or dt.date.today()
+    ctx.require("view_cases")
     with unit_of_work(ctx.database_url) as session:
         investigations = _investigations(session, [case_id])
         if profile is None:

@@ -21,6 +21,7 @@ from cupboard.models import Case, Investigation, Patient
 from cupboard.permissions import Actor
 from cupboard.services.audit import apply_update, record_creation
 from cupboard.services.context import ServiceContext
+from cupboard.services.workup_follows import request_newly_required
 
 SEXES = ("female", "male")
 MAX_AGE_YEARS = 130
@@ -107,9 +108,9 @@ def next_pseudonym(session: Session) -> str:
 
 def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | None = None) -> int:
     """A new patient and case with one investigation row per workup item; returns case id."""
-    ctx.require("register_referral")
     today = today or dt.date.today()
     data = validate_referral(referral, today)
+    ctx.require("register_referral")
     with unit_of_work(ctx.database_url) as session:
         if session.scalar(select(Patient.id).where(Patient.mrn == data["mrn"])) is not None:
             raise ValidationError("mrn", f"a patient with MRN {data['mrn']} already exists")
@@ -204,9 +205,13 @@ def update_case(
     today: dt.date | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """Change a case's status or presentation; closing needs a reason [SVF]."""
-    ctx.require("update_case")
     today = today or dt.date.today()
     cleaned = validate_case_changes(changes, today)
+    if "diagnostic_stage" in changes:
+        # Only through set_diagnostic_stage's permission: a status change must not
+        # become a way round it.
+        ctx.require(STAGE_ACTION)
+    ctx.require("update_case")
     with unit_of_work(ctx.database_url) as session:
         case = session.get(Case, case_id)
         if case is None:
@@ -225,26 +230,57 @@ def update_case(
             cleaned.setdefault("primary_found_on", case.primary_found_on or today)
         changed = apply_update(session, ctx.actor, case, cleaned, seen_version, reason)
         if "metastatic_sites" in changed or "lesion_count" in changed:
-            _request_newly_required_workup(session, ctx, case)
+            # A changed presentation can make an investigation required (axillary nodes
+            # in a woman call for breast MRI [ESMO23]).
+            request_newly_required(session, ctx.actor, case_id, today, "the changed presentation")
         return changed
 
 
-def _request_newly_required_workup(session: Session, ctx: ServiceContext, case: Case) -> None:
-    """A changed presentation can make an investigation required (e.g. axillary nodes in
-    a woman call for breast MRI [ESMO23]): 'not indicated' rows become 'to request'."""
-    required = set(
-        required_investigations(case.patient.sex, case.metastatic_sites, lesions=case.lesion_count)
-    )
-    for row in session.scalars(select(Investigation).where(Investigation.case_id == case.id)):
-        if row.status == "not_indicated" and row.code in required:
-            apply_update(
-                session,
-                ctx.actor,
-                row,
-                {"status": "to_request"},
-                row.version,
-                reason="required by the changed presentation",
-            )
+def set_diagnostic_stage(
+    ctx: ServiceContext,
+    case_id: int,
+    seen_version: int,
+    stage: str,
+    *,
+    primary_site: str | None = None,
+    reason: str | None = None,
+    today: dt.date | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Change the working diagnosis: MUO → provisional CUP → confirmed CUP → primary
+    found (naming the primary) [NICE]. It is a clinical judgement, made by the people
+    who record the board's decisions (oncologist, chair), audited and version-checked
+    like every change; the GP letter and the FHIR export carry it."""
+    today = today or dt.date.today()
+    stage = v.choice("diagnostic_stage", stage, DIAGNOSTIC_STAGES)
+    site = v.optional_choice("primary_found_site", primary_site, PRIMARY_SITES)
+    reason = v.optional_text("reason", reason, v.MAX_LONG_TEXT)
+    changes: dict[str, Any] = {"diagnostic_stage": stage}
+    if stage == "primary_found":
+        if site is None:
+            raise ValidationError("primary_found_site", "name the primary that was found")
+        changes["primary_found_site"] = site
+    elif site is not None:
+        raise ValidationError("primary_found_site", "is given only when the primary is found")
+    ctx.require(STAGE_ACTION)
+    with unit_of_work(ctx.database_url) as session:
+        case = get_case(session, case_id)
+        if stage == "primary_found":
+            if case.primary_found_site != site or case.primary_found_on is None:
+                changes["primary_found_on"] = today
+        else:
+            if case.closing_reason == "primary_found":
+                raise ValidationError(
+                    "diagnostic_stage",
+                    "the case was closed because its primary was found; reopen it first",
+                )
+            # Back from "primary found" (a wrong call): the site named no longer holds.
+            changes.update(primary_found_site=None, primary_found_on=None)
+        return apply_update(session, ctx.actor, case, changes, seen_version, reason)
+
+
+# The working diagnosis is the oncologist's and the board's call, the same people who
+# record decisions: a navigator keeps the pathway moving but does not diagnose.
+STAGE_ACTION = "record_decision"
 
 
 def get_case(session: Session, case_id: int) -> Case:

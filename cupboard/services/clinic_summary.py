@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from cupboard.db import unit_of_work
-from cupboard.errors import NotFoundError
 from cupboard.knowledge.decisions import DISCIPLINES
 from cupboard.models import Case, Patient
 from cupboard.report import ClinicSummary, LetterDecision, outcome_letter_pdf
 from cupboard.services.audit import record_event
-from cupboard.services.case_record import CaseRecord, DecisionRow, Findings, case_record, site_label
+from cupboard.services.case_record import CaseRecord, DecisionRow, case_record, site_label
 from cupboard.services.context import ServiceContext
 
 __all__ = [
@@ -75,8 +74,12 @@ def _letter_decision(record: CaseRecord, decision: DecisionRow) -> LetterDecisio
     )
 
 
-def key_findings(findings: Findings) -> tuple[str, ...]:
-    """The latest of each kind of finding, one line each (newest-first lists in)."""
+def key_findings(record: CaseRecord) -> tuple[str, ...]:
+    """The case's picture as the letter gives it: the latest histopathology, the latest
+    IHC result per marker, every molecular report's results that still stand (an NGS
+    panel does not erase the MSI of an earlier report), the latest serum values, and
+    any results the reports contradict each other on."""
+    findings = record.findings
     lines: list[str] = []
     if findings.pathology:
         report = findings.pathology[0]
@@ -86,14 +89,13 @@ def key_findings(findings: Findings) -> tuple[str, ...]:
         for row in findings.ihc:  # newest first: the first seen per marker is the latest
             latest.setdefault(row.marker, row.text)
         lines.append("Immunohistochemistry: " + ", ".join(latest.values()))
-    if findings.molecular:
-        report = findings.molecular[0]
-        lines.append(f"Molecular profile ({report.reported_on.isoformat()}): {report.summary}")
+    lines.extend(record.picture.molecular_lines())
     if findings.serum:
         latest_serum: dict[str, str] = {}
         for row in findings.serum:
             latest_serum.setdefault(row.marker, f"{row.text} ({row.measured_on.isoformat()})")
         lines.append("Serum markers: " + "; ".join(latest_serum.values()))
+    lines.extend(f"Reports disagree: {conflict.message}" for conflict in record.conflicts)
     return tuple(lines)
 
 
@@ -118,9 +120,10 @@ def summary_from_record(
 ) -> ClinicSummary:
     """Select what the outcome letter says from a case record (pure)."""
     header = record.header
+    # The working diagnosis as the oncologist last set it (services.cases.set_diagnostic_stage).
     diagnosis = header.diagnostic_stage_label
     if header.primary_found_site:
-        diagnosis += f": primary found ({site_label(header.primary_found_site)})"
+        diagnosis = f"Primary found: {site_label(header.primary_found_site)}"
     contacts = []
     if header.navigator:
         contacts.append(f"CUP nurse / key worker: {header.navigator}")
@@ -141,22 +144,10 @@ def summary_from_record(
         pathway_start=header.pathway_start,
         decisions=tuple(_letter_decision(record, d) for d in record.current_decisions),
         ecog=tuple((p.observed_on, p.score) for p in record.ecog),
-        findings=key_findings(record.findings),
+        findings=key_findings(record),
         outstanding=outstanding_workup(record),
         contacts=tuple(contacts),
     )
-
-
-def _referrer(database_url: str, case_id: int) -> str | None:
-    with unit_of_work(database_url) as session:
-        row = session.execute(
-            select(Patient.referrer_name)
-            .join(Case, Case.patient_id == Patient.id)
-            .where(Case.id == case_id)
-        ).first()
-        if row is None:
-            raise NotFoundError("case", case_id)
-        return row[0]
 
 
 @dataclass(frozen=True)
@@ -170,7 +161,6 @@ class ClinicCase:
 def clinic_cases(ctx: ServiceContext, *, mine: bool, limit: int = 200) -> list[ClinicCase]:
     """Open cases to pick from: the signed-in oncologist's own, or the most recently
     started ones (newest first, at most ``limit``)."""
-    ctx.require("view_cases")
     query = (
         select(Case.id, Patient.pseudonym, Case.status, Case.pathway_start)
         .join(Patient, Patient.id == Case.patient_id)
@@ -180,6 +170,7 @@ def clinic_cases(ctx: ServiceContext, *, mine: bool, limit: int = 200) -> list[C
     )
     if mine:
         query = query.where(Case.oncologist_id == ctx.actor.user_id)
+    ctx.require("view_cases")
     with unit_of_work(ctx.database_url) as session:
         return [ClinicCase(*row) for row in session.execute(query)]
 
@@ -195,13 +186,13 @@ class ClinicSummaryView:
 def clinic_summary(
     ctx: ServiceContext, case_id: int, today: dt.date | None = None
 ) -> ClinicSummaryView:
-    """The before-clinic summary of one case (any role that may view cases)."""
-    ctx.require("view_cases")
+    """The before-clinic summary of one case (any role that may view cases; the
+    record's read checks it)."""
     today = today or dt.date.today()
     record = case_record(ctx, case_id, today)
     letter = summary_from_record(
         record,
-        recipient=_referrer(ctx.database_url, case_id),
+        recipient=record.header.referrer_name,
         prepared_on=today,
         prepared_by=ctx.actor.display_name,
         centre=centre_name(),
@@ -211,9 +202,9 @@ def clinic_summary(
 
 def export_outcome_letter(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> bytes:
     """The outcome letter as PDF bytes; every export is recorded in the audit trail."""
-    ctx.require("export_data")
     letter = clinic_summary(ctx, case_id, today).letter
     pdf = outcome_letter_pdf(letter)
+    ctx.require("export_data")
     with unit_of_work(ctx.database_url) as session:
         record_event(
             session, ctx.actor, "export", "case", case_id, case_id=case_id, reason=EXPORT_REASON

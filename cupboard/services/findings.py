@@ -1,7 +1,9 @@
 """Findings: histopathology, IHC, molecular profile and serum markers.
 
 Findings are added, never rewritten: a new report supersedes an older one by date,
-and both stay in the history.
+and both stay in the history. The workup follows each finding in the same
+transaction (:mod:`cupboard.services.workup_follows`): a tissue report marks the biopsy
+and histopathology done, and an investigation the finding makes required is requested.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cupboard.models import IhcResult, MolecularReport, PathologyReport, SerumMa
 from cupboard.services.audit import record_creation
 from cupboard.services.cases import get_case
 from cupboard.services.context import ServiceContext
+from cupboard.services.workup_follows import mark_tissue_workup_done, request_newly_required
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,6 @@ def add_pathology_report(
     today: dt.date | None = None,
 ) -> int:
     """A histopathology report with its IHC panel; returns the report id."""
-    ctx.require("record_pathology")
     today = today or dt.date.today()
     histology = v.choice("histology", histology, HISTOLOGY_CATEGORIES)
     reported = v.date("reported_on", reported_on, not_after=today)
@@ -83,6 +85,7 @@ def add_pathology_report(
     pathologist = v.optional_identity_text("pathologist", pathologist, 120)
     comment = v.optional_text("comment", comment, v.MAX_LONG_TEXT)
     panel = validate_ihc(ihc)
+    ctx.require("record_pathology")
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         report = PathologyReport(
@@ -108,6 +111,9 @@ def add_pathology_report(
             )
             session.add(row)
             record_creation(session, ctx.actor, row)
+        cause = f"the histopathology report of {reported.isoformat()}"
+        mark_tissue_workup_done(session, ctx.actor, case_id, reported, cause)
+        request_newly_required(session, ctx.actor, case_id, today, cause)
         return report.id
 
 
@@ -120,12 +126,12 @@ def add_ihc_results(
     today: dt.date | None = None,
 ) -> list[int]:
     """Additional IHC stains (e.g. a second panel on the same block)."""
-    ctx.require("record_pathology")
     today = today or dt.date.today()
     reported = v.date("reported_on", reported_on, not_after=today)
     panel = validate_ihc(entries)
     if not panel:
         raise ValidationError("ihc", "add at least one marker")
+    ctx.require("record_pathology")
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         ids = []
@@ -141,6 +147,9 @@ def add_ihc_results(
             session.add(row)
             record_creation(session, ctx.actor, row)
             ids.append(row.id)
+        cause = f"the IHC panel of {reported.isoformat()}"
+        mark_tissue_workup_done(session, ctx.actor, case_id, reported, cause)
+        request_newly_required(session, ctx.actor, case_id, today, cause)
         return ids
 
 
@@ -184,13 +193,16 @@ def validate_molecular(findings: MolecularFindings, today: dt.date) -> dict[str,
 def add_molecular_report(
     ctx: ServiceContext, case_id: int, findings: MolecularFindings, today: dt.date | None = None
 ) -> int:
+    today = today or dt.date.today()
+    values = validate_molecular(findings, today)
     ctx.require("record_molecular")
-    values = validate_molecular(findings, today or dt.date.today())
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         report = MolecularReport(case_id=case_id, **values)
         session.add(report)
         record_creation(session, ctx.actor, report)
+        cause = f"the molecular report of {values['reported_on'].isoformat()}"
+        request_newly_required(session, ctx.actor, case_id, today, cause)
         return report.id
 
 
@@ -228,18 +240,21 @@ def add_serum_marker(
     upper_limit_normal: float | None = None,
     today: dt.date | None = None,
 ) -> int:
-    ctx.require("record_serum_marker")
+    today = today or dt.date.today()
     values = validate_serum_marker(
         marker=marker,
         value=value,
         measured_on=measured_on,
         unit=unit,
         upper_limit_normal=upper_limit_normal,
-        today=today or dt.date.today(),
+        today=today,
     )
+    ctx.require("record_serum_marker")
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         row = SerumMarkerResult(case_id=case_id, **values)
         session.add(row)
         record_creation(session, ctx.actor, row)
+        cause = f"{values['marker']} of {values['measured_on'].isoformat()}"
+        request_newly_required(session, ctx.actor, case_id, today, cause)
         return row.id

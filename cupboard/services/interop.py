@@ -47,7 +47,7 @@ from cupboard.fhir import (
     case_bundle,
     record_from_bundle,
 )
-from cupboard.guidance import CaseProfile, favourable_subtype
+from cupboard.guidance import favourable_subtype
 from cupboard.importing import (
     MalformedFileError,
     Problem,
@@ -77,10 +77,10 @@ from cupboard.models import (
     utcnow,
 )
 from cupboard.permissions import Actor
-from cupboard.services import queue
+from cupboard.services import case_record, queue
 from cupboard.services.accounts import actor_of
 from cupboard.services.audit import record_creation, record_event
-from cupboard.services.case_record import ProfileBatch, load_profiles
+from cupboard.services.case_record import load_profiles
 from cupboard.services.cases import (
     Referral,
     add_referral,
@@ -108,59 +108,48 @@ _log = logging.getLogger(__name__)
 # Reading one case as plain data
 
 
-def _record(session: Session, case_id: int) -> CaseRecord:
-    row = session.execute(select(Case, Patient).join(Patient).where(Case.id == case_id)).first()
-    if row is None:
-        raise NotFoundError("case", case_id)
-    case, patient = row
-
-    def rows(model: Any, *order: Any) -> list[Any]:
-        return list(session.scalars(select(model).where(model.case_id == case_id).order_by(*order)))
-
-    reports = rows(PathologyReport, PathologyReport.reported_on, PathologyReport.id)
-    ihc = rows(IhcResult, IhcResult.reported_on, IhcResult.id)
-    meetings = {
-        m.id: m
-        for m in session.scalars(
-            select(MdtMeeting)
-            .join(Decision, Decision.meeting_id == MdtMeeting.id)
-            .where(Decision.case_id == case_id)
-        )
-    }
-    decisions = rows(Decision, Decision.id)
+def _fhir_record(record: case_record.CaseRecord) -> CaseRecord:
+    """The export's plain record of a case, from the one reading of it the screens use
+    (:func:`cupboard.services.case_record.case_record`): the bundle says what the case
+    page says. Rows come oldest first, as they were entered."""
+    header, found = record.header, record.findings
+    reports = sorted(found.pathology, key=lambda r: (r.reported_on, r.id))
+    report_ids = {r.id for r in reports}
+    ihc = sorted(found.ihc, key=lambda r: (r.reported_on, r.id))
+    decisions = sorted(record.decisions, key=lambda d: d.id)
     position = {d.id: n for n, d in enumerate(decisions)}
 
-    def ihc_data(r: IhcResult) -> IhcData:
+    def ihc_data(r: case_record.IhcRow) -> IhcData:
         return IhcData(r.marker, r.result, r.reported_on, r.percentage)
 
     return CaseRecord(
-        case_id=case.id,
+        case_id=header.case_id,
         patient=PatientData(
-            pseudonym=patient.pseudonym,
-            mrn=patient.mrn,
-            name=patient.name,
-            sex=patient.sex,
-            date_of_birth=patient.date_of_birth,
-            phone=patient.phone,
-            referrer_name=patient.referrer_name,
-            referrer_phone=patient.referrer_phone,
-            prior_malignancy=patient.prior_malignancy,
-            birth_year=patient.date_of_birth.year,
+            pseudonym=header.pseudonym,
+            mrn=header.mrn,
+            name=header.name,
+            sex=header.sex,
+            date_of_birth=header.date_of_birth,
+            phone=header.phone,
+            referrer_name=header.referrer_name,
+            referrer_phone=header.referrer_phone,
+            prior_malignancy=header.prior_malignancy,
+            birth_year=header.date_of_birth.year,
         ),
         case=CaseData(
-            status=case.status,
-            diagnostic_stage=case.diagnostic_stage,
-            pathway_start=case.pathway_start,
-            referral_date=case.referral_date,
-            presentation=case.presentation,
-            metastatic_sites=tuple(case.metastatic_sites or ()),
-            lesion_count=case.lesion_count,
-            bone_pattern=case.bone_pattern,
-            primary_found_site=case.primary_found_site,
-            primary_found_by=case.primary_found_by,
-            primary_found_on=case.primary_found_on,
-            closing_reason=case.closing_reason,
-            closed_on=case.closed_on,
+            status=header.status,
+            diagnostic_stage=header.diagnostic_stage,
+            pathway_start=header.pathway_start,
+            referral_date=header.referral_date,
+            presentation=header.presentation,
+            metastatic_sites=header.metastatic_sites,
+            lesion_count=header.lesion_count,
+            bone_pattern=header.bone_pattern,
+            primary_found_site=header.primary_found_site,
+            primary_found_by=header.primary_found_by,
+            primary_found_on=header.primary_found_on,
+            closing_reason=header.closing_reason,
+            closed_on=header.closed_on,
         ),
         investigations=tuple(
             InvestigationData(
@@ -173,7 +162,7 @@ def _record(session: Session, case_id: int) -> CaseRecord:
                 i.result_text,
                 i.responsible,
             )
-            for i in rows(Investigation, Investigation.id)
+            for i in sorted(record.workup, key=lambda i: i.investigation_id)
         ),
         pathology_reports=tuple(
             PathologyData(
@@ -189,9 +178,7 @@ def _record(session: Session, case_id: int) -> CaseRecord:
             for r in reports
         ),
         ihc_without_report=tuple(
-            ihc_data(i)
-            for i in ihc
-            if i.pathology_report_id is None or i.pathology_report_id not in {r.id for r in reports}
+            ihc_data(i) for i in ihc if i.pathology_report_id not in report_ids
         ),
         molecular_reports=tuple(
             MolecularData(
@@ -201,21 +188,18 @@ def _record(session: Session, case_id: int) -> CaseRecord:
                 tmb=m.tmb,
                 pdl1_tps=m.pdl1_tps,
                 pdl1_cps=m.pdl1_cps,
-                alterations=tuple(m.alterations or ()),
+                alterations=m.alterations,
                 tissue_of_origin_site=m.tissue_of_origin_site,
                 tissue_of_origin_confidence=m.tissue_of_origin_confidence,
                 lab=m.lab,
             )
-            for m in rows(MolecularReport, MolecularReport.reported_on, MolecularReport.id)
+            for m in sorted(found.molecular, key=lambda m: (m.reported_on, m.id))
         ),
         serum_markers=tuple(
             SerumData(s.marker, s.value, s.unit, s.measured_on, s.upper_limit_normal)
-            for s in rows(SerumMarkerResult, SerumMarkerResult.measured_on, SerumMarkerResult.id)
+            for s in sorted(found.serum, key=lambda s: (s.measured_on, s.id))
         ),
-        ecog=tuple(
-            EcogData(e.score, e.observed_on, e.weight_kg, e.note)
-            for e in rows(EcogObservation, EcogObservation.observed_on, EcogObservation.id)
-        ),
+        ecog=tuple(EcogData(e.score, e.observed_on, e.weight_kg, e.note) for e in record.ecog),
         decisions=tuple(
             DecisionData(
                 code=d.code,
@@ -230,11 +214,9 @@ def _record(session: Session, case_id: int) -> CaseRecord:
                 workup_requested=d.workup_requested,
                 plan=d.plan,
                 ecog_at_decision=d.ecog_at_decision,
-                attendees=tuple(dict(a) for a in d.attendees or ()),
-                meeting=MeetingData(
-                    meetings[d.meeting_id].meeting_date, meetings[d.meeting_id].title
-                )
-                if d.meeting_id in meetings
+                attendees=d.attendees,
+                meeting=MeetingData(d.meeting_date, d.meeting_title or "")
+                if d.meeting_date is not None
                 else None,
                 superseded=d.superseded,
                 amends=position.get(d.amends_decision_id) if d.amends_decision_id else None,
@@ -248,10 +230,9 @@ def _record(session: Session, case_id: int) -> CaseRecord:
 
 
 def read_case_record(ctx: ServiceContext, case_id: int) -> CaseRecord:
-    """Everything cupboard holds about one case, as plain values (for export)."""
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
-        return _record(session, case_id)
+    """Everything cupboard holds about one case, as plain values (for export), read as
+    the case page reads it."""
+    return _fhir_record(case_record.case_record(ctx, case_id, timeline=False))
 
 
 def _identifiers_note(include_identifiers: bool) -> str:
@@ -970,27 +951,10 @@ def commit_fhir_import(
 # profiles of case_record.load_profiles (as the MDT queue and the case page build them),
 # the agenda's rows from queue.meeting_queue (what the MDT queue page lists).
 
-# load_profiles reads each table with one IN list of case ids; the cohort is read in
-# chunks of this many cases, so that no statement exceeds a driver's parameter limit.
-_PROFILE_CHUNK = 500
-
-
-def _profiles(session: Session, case_ids: Sequence[int], today: dt.date) -> ProfileBatch:
-    """:func:`~cupboard.services.case_record.load_profiles` for any number of cases."""
-    profiles: dict[int, CaseProfile] = {}
-    workup: dict[int, dict[str, str]] = {}
-    latest: dict[int, tuple[int, dt.date]] = {}
-    for start in range(0, len(case_ids), _PROFILE_CHUNK):
-        batch = load_profiles(session, case_ids[start : start + _PROFILE_CHUNK], today)
-        profiles.update(batch.profiles)
-        workup.update(batch.workup)
-        latest.update(batch.latest_ecog)
-    return ProfileBatch(profiles, workup, latest)
-
 
 def _cohort_rows(session: Session, today: dt.date) -> list[CohortRow]:
     pairs = list(session.execute(select(Case, Patient).join(Patient).order_by(Case.id)))
-    batch = _profiles(session, [case.id for case, _ in pairs], today)
+    batch = load_profiles(session, [case.id for case, _ in pairs], today)
     decisions: dict[int, list[Decision]] = defaultdict(list)
     for decision in session.scalars(
         select(Decision)

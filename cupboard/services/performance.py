@@ -11,6 +11,7 @@ from cupboard.models import EcogObservation
 from cupboard.services.audit import record_creation
 from cupboard.services.cases import get_case
 from cupboard.services.context import ServiceContext
+from cupboard.services.workup_follows import request_newly_required
 
 
 def validate_ecog(
@@ -41,17 +42,21 @@ def record_ecog(
     today: dt.date | None = None,
 ) -> int:
     """Record an ECOG score 0-5 on a date (and weight, if measured)."""
-    ctx.require("record_ecog")
+    today = today or dt.date.today()
     values = validate_ecog(
         score=score,
         observed_on=observed_on,
         weight_kg=weight_kg,
         note=note,
-        today=today or dt.date.today(),
+        today=today,
     )
+    ctx.require("record_ecog")
     with unit_of_work(ctx.database_url) as session:
         get_case(session, case_id)
         row = EcogObservation(case_id=case_id, recorded_by_id=ctx.actor.user_id, **values)
         session.add(row)
         record_creation(session, ctx.actor, row)
+        # A fitter patient can make an investigation required (NGS at ECOG 0-1).
+        cause = f"ECOG {values['score']} of {values['observed_on'].isoformat()}"
+        request_newly_required(session, ctx.actor, case_id, today, cause)
         return row.id

@@ -45,7 +45,12 @@ from cupboard.knowledge.investigations import (
     INVESTIGATIONS_BY_CODE,
 )
 from cupboard.knowledge.markers import IHC_MARKERS, IHC_RESULTS, SERUM_MARKERS
-from cupboard.knowledge.pathway import CASE_STATUS_CODES, CASE_STATUS_LABELS, CLOSING_REASONS
+from cupboard.knowledge.pathway import (
+    CASE_STATUS_CODES,
+    CASE_STATUS_LABELS,
+    CLOSING_REASONS,
+    DIAGNOSTIC_STAGES,
+)
 from cupboard.knowledge.performance import ECOG_GRADES
 from cupboard.knowledge.sites import METASTATIC_SITES, PRIMARY_SITES
 from cupboard.knowledge.sources import SOURCES
@@ -53,6 +58,7 @@ from cupboard.permissions import may
 from cupboard.services import case_record, queue
 from cupboard.services.case_record import (
     CaseHeader,
+    CasePicture,
     CaseRecord,
     DecisionRow,
     EcogPoint,
@@ -60,7 +66,7 @@ from cupboard.services.case_record import (
     TimelineEvent,
     WorkupRow,
 )
-from cupboard.services.cases import update_case
+from cupboard.services.cases import STAGE_ACTION, set_diagnostic_stage, update_case
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, amend_decision, record_decision
 from cupboard.services.findings import (
@@ -180,6 +186,65 @@ def status_control(ctx: ServiceContext, header: CaseHeader, *, key: str) -> None
         on_click=_save_status,
         args=(ctx, header.case_id, header.version, key),
     )
+
+
+def diagnosis_control(ctx: ServiceContext, header: CaseHeader, *, key: str) -> None:
+    """The working diagnosis (MUO → provisional CUP → confirmed CUP → primary found),
+    changed by an oncologist or the chair; others see it. A change saved by someone
+    else since the page was drawn is refused as a conflict."""
+    show_flash(f"{key}_stage")
+    current = header.diagnostic_stage_label
+    if header.primary_found_site:
+        current = f"Primary found: {PRIMARY_SITES.get(header.primary_found_site, '')}"
+    if not may(ctx.actor.role, STAGE_ACTION):
+        st.caption(esc(f"Working diagnosis: {current}"))
+        return
+    stage_key = f"{key}_stage_{header.version}"
+    site_key = f"{key}_stage_site_{header.version}"
+    stages = list(DIAGNOSTIC_STAGES)
+    found = st.session_state.get(stage_key, header.diagnostic_stage) == "primary_found"
+    cols = st.columns([3, 3, 2] if found else [3, 2, 3], vertical_alignment="bottom")
+    stage = cols[0].selectbox(
+        "Working diagnosis",
+        stages,
+        index=stages.index(header.diagnostic_stage),
+        format_func=DIAGNOSTIC_STAGES.__getitem__,
+        key=stage_key,
+    )
+    site = header.primary_found_site
+    if found:
+        sites = list(PRIMARY_SITES)
+        site = cols[1].selectbox(
+            "Primary",
+            sites,
+            index=sites.index(site) if site in sites else None,
+            format_func=PRIMARY_SITES.__getitem__,
+            key=site_key,
+        )
+    cols[-1].button(
+        "Save diagnosis",
+        key=f"{key}_stage_save",
+        disabled=(stage, site) == (header.diagnostic_stage, header.primary_found_site),
+        on_click=_save_diagnosis,
+        args=(ctx, header.case_id, header.version, key),
+    )
+
+
+def _save_diagnosis(ctx: ServiceContext, case_id: int, seen_version: int, key: str) -> None:
+    stage = st.session_state.get(f"{key}_stage_{seen_version}")
+    site = st.session_state.get(f"{key}_stage_site_{seen_version}")
+    try:
+        set_diagnostic_stage(
+            ctx,
+            case_id,
+            seen_version,
+            stage,
+            primary_site=site if stage == "primary_found" else None,
+        )
+    except CupboardError as error:
+        flash(f"{key}_stage", "error", str(error))
+    else:
+        flash(f"{key}_stage", "success", f"Working diagnosis: {DIAGNOSTIC_STAGES[stage]}.")
 
 
 def _save_status(ctx: ServiceContext, case_id: int, seen_version: int, key: str) -> None:
@@ -490,15 +555,27 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
 # Findings
 
 
-def findings_summary(findings: Findings, *, compact: bool = False, large: bool = False) -> None:
+def findings_summary(
+    findings: Findings,
+    *,
+    picture: CasePicture | None = None,
+    compact: bool = False,
+    large: bool = False,
+) -> None:
     """Histopathology, IHC (latest per marker), molecular profile and serum markers.
-    ``large`` sets each line in heading type, for the projector."""
+    With the case's ``picture``, the molecular results of every report that still
+    stand, each with its report's date, and the results two reports disagree on
+    (shown, never silently resolved). ``large`` sets each line in heading type, for
+    the projector."""
     if findings.is_empty:
         st.info("No findings recorded yet.")
         return
 
     def line(text: str) -> None:
         st.markdown(f"##### {text}" if large else text, anchors=False)
+
+    for conflict in picture.conflicts if picture else ():
+        st.warning(f"Reports disagree — {esc(conflict.message)}", icon=":material/rule:")
 
     pathology = findings.latest_pathology
     if pathology is not None:
@@ -509,7 +586,12 @@ def findings_summary(findings: Findings, *, compact: bool = False, large: bool =
     if ihc:
         line("**IHC:** " + " · ".join(esc(r.text) for r in ihc))
     molecular = findings.latest_molecular
-    if molecular is not None:
+    merged = picture.molecular_lines() if picture else ()
+    if merged:
+        for text in merged:
+            heading, _, results = text.partition(": ")
+            line(f"**{esc(heading)}**: {esc(results)}")
+    elif molecular is not None:
         line(f"**Molecular** ({_fmt_date(molecular.reported_on)}): {esc(molecular.summary)}")
     serum = findings.latest_serum
     if serum:

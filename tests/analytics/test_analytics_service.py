@@ -32,6 +32,7 @@ from cupboard.services.findings import (
     add_serum_marker,
 )
 from cupboard.services.meetings import add_to_agenda, create_meeting, mark_discussion
+from cupboard.services.performance import record_ecog
 from cupboard.services.settings import (
     DEFAULT_VERSION,
     get_lead_time_targets,
@@ -302,6 +303,8 @@ def test_profiles_carry_the_latest_findings(
             reported_on=day(18), tissue_of_origin_site="breast", tissue_of_origin_confidence=0.9
         ),
     )
+    add_molecular_report(pathologist, cohort.a, MolecularFindings(day(17), msi_status="MSI-H"))
+    record_ecog(onc, cohort.a, score=1, observed_on=day(5))
     profiles = service.load_profiles(contexts["viewer"], cohort.filters)
     assert sorted(profiles) == [cohort.a, cohort.b, cohort.c]
     profile = profiles[cohort.a]
@@ -310,7 +313,9 @@ def test_profiles_carry_the_latest_findings(
         "adenocarcinoma",
         ("liver", "bone"),
     )
-    assert profile.age == reading.age_on(dt.date(1960, 5, 17), day(0))
+    # The case page's picture: age today, MSI and the latest ECOG included (issue 15).
+    assert profile.age == reading.age_on(dt.date(1960, 5, 17), dt.date.today())
+    assert (profile.msi, profile.ecog) == ("MSI-H", 1)
     assert dict(profile.ihc) == {"CK7": "equivocal", "CK20": "negative", "TTF-1": "negative"}
     assert dict(profile.serum) == {"CA-125": 900}
     assert (profile.tissue_of_origin, profile.tissue_of_origin_confidence) == ("breast", 0.9)

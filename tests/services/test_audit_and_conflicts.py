@@ -166,4 +166,7 @@ def test_changed_presentation_requests_newly_required_workup(
         for e in _audit(navigator.database_url, "investigation", mri.id)
         if e.action == "update"
     ]
-    assert reasons == ["required by the changed presentation"]
+    # The reason says what was recorded and why the guidance now requires it.
+    assert reasons == [
+        "required now that the changed presentation is recorded: woman with axillary nodes"
+    ]

@@ -6,23 +6,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from cupboard.services.case_record import CaseProfile, Findings, IhcRow, SerumRow, build_profile
+from cupboard.services.case_record import CaseProfile, Findings, IhcRow, SerumRow, build_picture
 
 
 def _profile(ihc: Sequence[IhcRow] = (), serum: Sequence[SerumRow] = ()) -> CaseProfile:
     # Findings hold each list newest first, as the case record reads them.
     newest_first_ihc = sorted(ihc, key=lambda r: (r.reported_on, r.id), reverse=True)
     newest_first_serum = sorted(serum, key=lambda r: (r.measured_on, r.id), reverse=True)
-    return build_profile(
+    return build_picture(
         sex="female",
         age=61,
         sites=("liver",),
         bone_pattern=None,
         lesions=None,
         findings=Findings((), tuple(newest_first_ihc), (), tuple(newest_first_serum)),
-        ecog=1,
+        ecog=(1, dt.date(2026, 1, 1)),
         workup_statuses={},
-    )
+    ).profile
 
 
 def _ihc(row_id: int, marker: str, result: str, month: int) -> IhcRow:
