@@ -131,6 +131,10 @@ class Case(Base):
     metastatic_sites: Mapped[list[str]] = mapped_column(JSON, default=list)
     lesion_count: Mapped[int | None] = mapped_column(Integer)
     bone_pattern: Mapped[str | None] = mapped_column(String(16))
+    # Symptom codes (knowledge/sites.py SYMPTOMS) that direct the workup; null or empty:
+    # none recorded. Pregnancy: null when not recorded (migration 0005).
+    symptoms: Mapped[list[str] | None] = mapped_column(JSON)
+    pregnant: Mapped[bool | None] = mapped_column(Boolean)
     primary_found_site: Mapped[str | None] = mapped_column(String(32))
     primary_found_by: Mapped[str | None] = mapped_column(String(32))
     primary_found_on: Mapped[dt.date | None] = mapped_column(Date)

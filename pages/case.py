@@ -108,6 +108,7 @@ if may(ctx.actor.role, "export_data"):
             fhir_download_button(ctx, case_id)
 panels.status_control(ctx, header, key=f"case_{case_id}")
 panels.diagnosis_control(ctx, header, key=f"case_{case_id}")
+panels.symptoms_control(ctx, header, key=f"case_{case_id}")
 
 workup_tab, findings_tab, ecog_tab, decision_tab, history_tab = st.tabs(
     list(TABS), key=tabs_key, on_change="rerun"

@@ -150,6 +150,8 @@ class CaseHeader:
     primary_found_on: dt.date | None = None
     referrer_name: str | None = None
     referrer_phone: str | None = None
+    symptoms: tuple[str, ...] = ()
+    pregnant: bool | None = None
 
     @property
     def site_labels(self) -> tuple[str, ...]:
@@ -573,6 +575,8 @@ def _load_header(session: Session, case_id: int, today: dt.date) -> CaseHeader:
         primary_found_on=case.primary_found_on,
         referrer_name=patient.referrer_name,
         referrer_phone=patient.referrer_phone,
+        symptoms=tuple(case.symptoms or ()),
+        pregnant=case.pregnant,
     )
 
 
@@ -1038,6 +1042,8 @@ def build_picture(
     ecog: tuple[int, dt.date] | None,
     workup_statuses: dict[str, str],
     prior_malignancy: str | None = None,
+    symptoms: Sequence[str] = (),
+    pregnant: bool | None = None,
 ) -> CasePicture:
     """The case's clinical picture from its rows: the latest histology, the latest IHC
     result per marker, the latest serum value per marker (LDH read against the
@@ -1118,6 +1124,8 @@ def build_picture(
         workup=workup_statuses,
         ki67=ki67.percentage if ki67 is not None else None,
         previous_malignancy=previous_malignancy_site(prior_malignancy),
+        symptoms=tuple(symptoms),
+        pregnant=pregnant,
         **molecular,
     )
     return CasePicture(profile, sources, tuple(conflicts))
@@ -1310,6 +1318,8 @@ def _load_profile_chunk(
             Case.bone_pattern,
             Case.lesion_count,
             Patient.prior_malignancy,
+            Case.symptoms,
+            Case.pregnant,
         )
         .join(Patient, Case.patient_id == Patient.id)
         .where(Case.id.in_(case_ids))
@@ -1329,8 +1339,10 @@ def _load_profile_chunk(
             ecog=ecog.get(case_id),
             workup_statuses=workup_statuses.get(case_id, {}),
             prior_malignancy=prior,
+            symptoms=tuple(symptoms or ()),
+            pregnant=pregnant,
         )
-        for case_id, sex, dob, sites, bone_pattern, lesions, prior in basics
+        for case_id, sex, dob, sites, bone_pattern, lesions, prior, symptoms, pregnant in basics
     }
     profiles = {case_id: picture.profile for case_id, picture in pictures.items()}
     return ProfileBatch(profiles, workup_statuses, ecog, pictures)
@@ -1354,6 +1366,8 @@ def _picture_of(
         ecog=(latest.score, latest.observed_on) if latest else None,
         workup_statuses={i.code: i.status for i in investigations},
         prior_malignancy=header.prior_malignancy,
+        symptoms=header.symptoms,
+        pregnant=header.pregnant,
     )
 
 

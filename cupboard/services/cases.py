@@ -16,7 +16,7 @@ from cupboard.errors import NotFoundError, ValidationError
 from cupboard.guidance import required_investigations
 from cupboard.knowledge.investigations import INVESTIGATIONS
 from cupboard.knowledge.pathway import CASE_STATUS_CODES, CLOSING_REASONS, DIAGNOSTIC_STAGES
-from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES
+from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES, SYMPTOMS
 from cupboard.models import Case, Investigation, Patient
 from cupboard.permissions import Actor
 from cupboard.services.audit import apply_update, record_creation
@@ -58,6 +58,19 @@ def validate_sites(field: str, sites: object) -> list[str]:
         if site not in cleaned:
             cleaned.append(site)
     return cleaned
+
+
+def validate_symptoms(field: str, symptoms: object) -> list[str]:
+    """Symptom codes that direct the workup (knowledge/sites.py SYMPTOMS), each once."""
+    if not isinstance(symptoms, list | tuple):
+        raise ValidationError(field, "must be a list of symptom codes")
+    return list(dict.fromkeys(v.choice(field, s, SYMPTOMS) for s in symptoms))
+
+
+def _optional_bool(field: str, value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ValidationError(field, "must be yes, no or not recorded")
+    return value
 
 
 def validate_referral(referral: Referral, today: dt.date) -> dict[str, Any]:
@@ -187,6 +200,8 @@ def validate_case_changes(changes: dict[str, Any], today: dt.date) -> dict[str, 
         "oncologist_id": lambda x: v.optional_integer("oncologist_id", x, 1, 2**31),
         "navigator_id": lambda x: v.optional_integer("navigator_id", x, 1, 2**31),
         "pathway_start": lambda x: v.date("pathway_start", x, not_after=today),
+        "symptoms": lambda x: validate_symptoms("symptoms", x),
+        "pregnant": lambda x: _optional_bool("pregnant", x),
     }
     cleaned: dict[str, Any] = {}
     for key, value in changes.items():
@@ -229,7 +244,9 @@ def update_case(
             cleaned.setdefault("diagnostic_stage", "primary_found")
             cleaned.setdefault("primary_found_on", case.primary_found_on or today)
         changed = apply_update(session, ctx.actor, case, cleaned, seen_version, reason)
-        if "metastatic_sites" in changed or "lesion_count" in changed:
+        if cleaned.get("pregnant") and case.patient.sex != "female":
+            raise ValidationError("pregnant", "is recorded for women only")
+        if {"metastatic_sites", "lesion_count", "symptoms", "pregnant"} & set(changed):
             # A changed presentation can make an investigation required (axillary nodes
             # in a woman call for breast MRI [ESMO23]).
             request_newly_required(session, ctx.actor, case_id, today, "the changed presentation")

@@ -52,7 +52,7 @@ from cupboard.knowledge.pathway import (
     DIAGNOSTIC_STAGES,
 )
 from cupboard.knowledge.performance import ECOG_GRADES
-from cupboard.knowledge.sites import METASTATIC_SITES, PRIMARY_SITES
+from cupboard.knowledge.sites import METASTATIC_SITES, PRIMARY_SITES, SYMPTOMS
 from cupboard.knowledge.sources import SOURCES
 from cupboard.permissions import may
 from cupboard.services import case_record, queue
@@ -228,6 +228,68 @@ def diagnosis_control(ctx: ServiceContext, header: CaseHeader, *, key: str) -> N
         on_click=_save_diagnosis,
         args=(ctx, header.case_id, header.version, key),
     )
+
+
+# Pregnancy as the control offers it; nothing chosen is "not recorded".
+_PREGNANCY = {"pregnant": "Pregnant", "not_pregnant": "Not pregnant"}
+_PREGNANT_VALUE = {"pregnant": True, "not_pregnant": False}
+
+
+def symptoms_control(ctx: ServiceContext, header: CaseHeader, *, key: str) -> None:
+    """Symptoms that direct the workup and, for a woman, pregnancy: part of the case's
+    picture the guidance reads. Runs only while open: most visits do not change them."""
+    show_flash(f"{key}_symptoms")
+    shown = ", ".join(SYMPTOMS.get(s, s) for s in header.symptoms) or "none recorded"
+    if not may(ctx.actor.role, "update_case"):
+        st.caption(esc(f"Symptoms: {shown}"))
+        return
+    box = st.expander(
+        f"Symptoms: {shown}",
+        icon=":material/stethoscope:",
+        key=f"{key}_symptoms_box",
+        on_change="rerun",
+    )
+    if not box.open:
+        return
+    with box:
+        st.multiselect(
+            "Symptoms that direct the workup",
+            list(SYMPTOMS),
+            default=list(header.symptoms),
+            format_func=SYMPTOMS.__getitem__,
+            key=f"{key}_symptoms_{header.version}",
+        )
+        if header.sex == "female":
+            st.segmented_control(
+                "Pregnancy",
+                list(_PREGNANCY),
+                default={True: "pregnant", False: "not_pregnant"}.get(header.pregnant),
+                format_func=_PREGNANCY.__getitem__,
+                key=f"{key}_pregnant_{header.version}",
+            )
+        st.button(
+            "Save symptoms",
+            key=f"{key}_symptoms_save",
+            on_click=_save_symptoms,
+            args=(ctx, header.case_id, header.version, header.sex, key),
+        )
+
+
+def _save_symptoms(
+    ctx: ServiceContext, case_id: int, seen_version: int, sex: str, key: str
+) -> None:
+    changes: dict[str, Any] = {
+        "symptoms": list(st.session_state.get(f"{key}_symptoms_{seen_version}") or ())
+    }
+    if sex == "female":
+        chosen = st.session_state.get(f"{key}_pregnant_{seen_version}")
+        changes["pregnant"] = _PREGNANT_VALUE.get(chosen or "")
+    try:
+        update_case(ctx, case_id, seen_version, changes)
+    except CupboardError as error:
+        flash(f"{key}_symptoms", "error", str(error))
+    else:
+        flash(f"{key}_symptoms", "success", "Symptoms saved.")
 
 
 def _save_diagnosis(ctx: ServiceContext, case_id: int, seen_version: int, key: str) -> None:

@@ -267,3 +267,38 @@ def test_the_working_diagnosis_reaches_the_fhir_condition(
     set_diagnostic_stage(chair, case_id, seen, "primary_found", primary_site="lung")
     condition = _primary_condition(chair, case_id)
     assert condition["code"]["text"] == "Primary found: Lung"  # type: ignore[index]
+
+
+def test_a_recorded_symptom_requests_its_directed_investigation(
+    contexts: Contexts, make_case: Callable[..., int], database_url: str
+) -> None:
+    case_id = make_case(sex="male", sites=("liver",))
+    assert _investigation(database_url, case_id, "cystoscopy").status == "not_indicated"
+    navigator = contexts["navigator"]
+    seen = case_record.case_header(navigator, case_id).version
+    update_case(navigator, case_id, seen, {"symptoms": ["haematuria"]})
+
+    record = case_record.case_record(contexts["viewer"], case_id)
+    assert record.profile.symptoms == ("haematuria",)
+    cystoscopy = _investigation(database_url, case_id, "cystoscopy")
+    assert cystoscopy.status == "to_request"
+    (audit,) = investigation_updates(database_url, cystoscopy.id, "status")
+    assert "haematuria" in (audit.reason or "")
+    assert "cystoscopy" in {row.code for row in record.missing_before_mdt}
+
+
+def test_pregnancy_is_part_of_a_womans_picture_and_refused_for_a_man(
+    contexts: Contexts, make_case: Callable[..., int]
+) -> None:
+    navigator = contexts["navigator"]
+    woman = make_case(sex="female")
+    update_case(navigator, woman, 1, {"pregnant": True})
+    assert case_record.case_record(contexts["viewer"], woman).profile.pregnant is True
+
+    man = make_case(sex="male")
+    with pytest.raises(ValidationError) as refused:
+        update_case(navigator, man, 1, {"pregnant": True})
+    assert refused.value.field == "pregnant"
+    assert case_record.case_record(contexts["viewer"], man).profile.pregnant is None
+    with pytest.raises(ValidationError):
+        update_case(navigator, woman, 2, {"symptoms": ["not-a-symptom"]})
