@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,6 +162,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "assess":
         from cupboard.assess import run_assess
 
+        if args.case_file != "-":
+            _check_input(args.case_file)
         return run_assess(args.case_file, sys.stdin, sys.stdout, sys.stderr)
     if args.command == "init-db":
         from cupboard.db import database_url, upgrade_database
@@ -306,11 +309,36 @@ def _export_table(ctx: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
+# The largest file any command reads (a FHIR bundle's limit); each format's own reader
+# has its tighter one. Checked before reading, so /dev/zero or a 10 GB file is refused
+# rather than read into memory.
+MAX_INPUT_BYTES = 20_000_000
+
+
+def _check_input(path: str) -> Path:
+    """A regular file of a sensible size, or a one-line refusal naming it."""
+    from cupboard.errors import CupboardError
+
+    try:
+        found = Path(path).stat()
+    except OSError as error:
+        raise CupboardError(f"{path}: cannot read the file ({error.strerror})") from None
+    if not stat.S_ISREG(found.st_mode):
+        kind = "a directory" if stat.S_ISDIR(found.st_mode) else "not a regular file"
+        raise CupboardError(f"{path}: is {kind}; give a file")
+    if found.st_size > MAX_INPUT_BYTES:
+        raise CupboardError(
+            f"{path}: is too large ({found.st_size / 1e6:.0f} MB; at most "
+            f"{MAX_INPUT_BYTES / 1e6:.0f} MB)"
+        )
+    return Path(path)
+
+
 def _read_file(path: str) -> bytes:
     from cupboard.errors import CupboardError
 
     try:
-        return Path(path).read_bytes()
+        return _check_input(path).read_bytes()
     except OSError as error:
         raise CupboardError(f"{path}: cannot read the file ({error.strerror})") from None
 

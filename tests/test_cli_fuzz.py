@@ -110,7 +110,13 @@ def test_every_file_command_refuses_every_nasty_file_in_one_line(
     paths = {name: tmp_path / f"nasty-{n}" for n, name in enumerate(NASTY_FILES)}
     for name, path in paths.items():
         path.write_bytes(NASTY_FILES[name])
-    inputs = [*map(str, paths.values()), str(directory), str(tmp_path / "missing.json")]
+    fifo = tmp_path / "a-pipe"
+    os.mkfifo(fifo)  # reading it would wait for a writer for ever
+    too_large = tmp_path / "too-large.json"
+    with too_large.open("wb") as sparse:
+        sparse.truncate(cli.MAX_INPUT_BYTES + 1)
+    special = [directory, tmp_path / "missing.json", Path("/dev/zero"), fifo, too_large]
+    inputs = [*map(str, paths.values()), *map(str, special)]
     failures = []
     for command in ("import-referrals", "import-fhir", "assess"):
         for path in inputs:
