@@ -102,3 +102,21 @@ def test_an_oncologist_sets_the_working_diagnosis_and_a_navigator_only_sees_it(
     assert not [b for b in navigator.button if b.label == "Save diagnosis"]
     shown = escape_markdown("Working diagnosis: Primary found: Lung")
     assert any(shown in c.value for c in navigator.caption)
+
+
+def test_a_navigator_records_a_symptom_and_its_investigation_is_requested(
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+    open_page: Callable[..., Any],
+) -> None:
+    case_id = make_case(sex="male", sites=("liver",))
+    app = open_page("pages/case.py", role="navigator", query={"case_id": str(case_id)})
+    app.session_state[f"case_{case_id}_symptoms_box"] = True  # opened, as a click does
+    app.run()
+    app.multiselect(key=f"case_{case_id}_symptoms_1").set_value(["haematuria"]).run()
+    app.button(key=f"case_{case_id}_symptoms_save").click().run()
+    _no_errors(app)
+    assert escape_markdown("Symptoms saved.") in [s.value for s in app.success]
+    workup = case_record.workup(contexts["viewer"], case_id)
+    row = next(r for r in workup if r.code == "cystoscopy")
+    assert (row.status, row.missing_before_mdt) == ("to_request", True)
