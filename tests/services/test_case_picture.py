@@ -302,3 +302,30 @@ def test_pregnancy_is_part_of_a_womans_picture_and_refused_for_a_man(
     assert case_record.case_record(contexts["viewer"], man).profile.pregnant is None
     with pytest.raises(ValidationError):
         update_case(navigator, woman, 2, {"symptoms": ["not-a-symptom"]})
+
+
+def test_the_gp_letter_carries_the_working_diagnosis_and_every_reports_results(
+    contexts: Contexts, make_case: Callable[..., int]
+) -> None:
+    from cupboard.services.clinic_summary import clinic_summary
+
+    case_id = make_case()
+    pathologist, chair = contexts["pathologist"], contexts["chair"]
+    add_molecular_report(
+        pathologist, case_id, MolecularFindings(EARLIER, msi_status="MSI-H", mmr_status="deficient")
+    )
+    add_molecular_report(
+        pathologist, case_id, MolecularFindings(LATER, msi_status="MSS", alterations=("KRAS G12C",))
+    )
+    assert clinic_summary(chair, case_id).letter.diagnosis.startswith("Metastatic malignancy")
+    seen = case_record.case_header(chair, case_id).version
+    set_diagnostic_stage(chair, case_id, seen, "confirmed_cup")
+
+    letter = clinic_summary(chair, case_id).letter
+    assert letter.diagnosis == "Confirmed CUP"
+    assert f"Molecular report of {LATER.isoformat()}: MSS, KRAS G12C" in letter.findings
+    assert f"Molecular report of {EARLIER.isoformat()}: MMR deficient" in letter.findings
+    assert any(
+        line.startswith("Reports disagree: MSI: MSS") and "MSI-H" in line
+        for line in letter.findings
+    )
