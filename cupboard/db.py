@@ -50,16 +50,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
-    """Take SQLite's write lock when a transaction starts, not at its first write.
+# Execution option marking a transaction that only reads (see _sqlite_begin).
+_READS_ONLY = "cupboard_reads_only"
+
+
+def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    """Take SQLite's write lock when a writing transaction starts, not at its first write.
 
     With deferred transactions, two users who both read a row and then write it make
     the second fail with SQLITE_BUSY ("database is locked") instead of waiting; with
     BEGIN IMMEDIATE the second waits (busy_timeout), then reads the row the first one
     saved, and the version check reports a clear conflict. (SQLAlchemy's documented
     pysqlite transaction recipe.)
+
+    A transaction that only reads begins deferred: in WAL mode it reads the last
+    committed state beside a writer instead of queuing behind it, so a long import
+    does not hold up every screen.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(_READS_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @functools.cache
@@ -69,7 +80,7 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Use psycopg 3, the maintained driver, unless another was named explicitly.
@@ -78,14 +89,22 @@ def get_engine(url: str) -> Engine:
 
 
 @functools.cache
-def get_session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def get_session_factory(url: str, writes: bool = True) -> sessionmaker[Session]:
+    engine = get_engine(url)
+    if not writes:
+        # The same engine and pool; only how SQLite begins the transaction differs.
+        engine = engine.execution_options(**{_READS_ONLY: True})
+    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager
-def unit_of_work(url: str) -> Iterator[Session]:
-    """One transaction: commits on success, rolls back on any exception."""
-    with get_session_factory(url)() as session, session.begin():
+def unit_of_work(url: str, *, writes: bool = True) -> Iterator[Session]:
+    """One transaction: commits on success, rolls back on any exception.
+
+    ``writes=False`` for a transaction that only reads: on SQLite it does not take the
+    write lock (a write in it may then fail with "database is locked" rather than wait).
+    """
+    with get_session_factory(url, writes)() as session, session.begin():
         yield session
 
 

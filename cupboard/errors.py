@@ -36,6 +36,15 @@ class PermissionDeniedError(CupboardError, PermissionError):
         )
 
 
+class SessionExpiredError(CupboardError):
+    """The session may no longer act: idle too long, or the account was deactivated.
+    Nothing was saved; the next run of the page signs the user out."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}, so nothing was saved or exported. Sign in again to continue.")
+
+
 @dataclass(frozen=True)
 class MissedChange:
     """A change somebody else saved after the user opened the record."""

@@ -1,9 +1,9 @@
 """Roles and what each may do (least privilege). Enforced in the service layer.
 
-Every service function that reads or writes calls ``ctx.require(action)`` first
-(``cupboard/services/context.py``); a refusal is a ``PermissionDeniedError`` naming the
-role, the action and who may do it. Pages only use ``may`` to hide what would be
-refused anyway.
+Every service function opens its transaction with ``ctx.writing(action)`` or
+``ctx.reading(action)`` (``cupboard/services/context.py``), which re-reads the account's
+role in that transaction; a refusal is a ``PermissionDeniedError`` naming the role, the
+action and who may do it. Pages only use ``may`` to hide what would be refused anyway.
 
 Each role gets the writes its work needs and no more:
 

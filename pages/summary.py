@@ -19,6 +19,7 @@ from cupboard.ui.case_panels import (
     latest_ecog_metric,
     timeline_frame,
 )
+from cupboard.ui.downloads import download_button
 from cupboard.ui.guard import page_guard, show_error
 from cupboard.ui.text import escape_markdown
 
@@ -69,13 +70,12 @@ st.caption(
     )
 )
 if may(ctx.actor.role, "export_data"):
-    st.download_button(
+    download_button(
         "Download the outcome letter for the GP / referrer (PDF)",
-        data=lambda: clinic_summary.export_outcome_letter(ctx, case_id),
+        lambda: clinic_summary.export_outcome_letter(ctx, case_id),
         file_name=letter.file_name,
         mime="application/pdf",
         icon=":material/picture_as_pdf:",
-        on_click="ignore",
         key="summary_letter",
     )
     st.caption(

@@ -478,9 +478,8 @@ class AccountRow:
 
 
 def list_accounts(ctx: ServiceContext, now: dt.datetime | None = None) -> list[AccountRow]:
-    ctx.require("manage_users")
     now = now or utcnow()
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("manage_users") as session:
         return [
             AccountRow(
                 id=u.id,
@@ -517,13 +516,12 @@ def update_user(
     ctx: ServiceContext, user_id: int, seen_version: int, changes: dict[str, object]
 ) -> dict[str, tuple[object, object]]:
     """Change an account's role, name, discipline, email, link or active flag."""
-    ctx.require("manage_users")
     cleaned: dict[str, object] = {}
     for key, value in changes.items():
         if key not in _USER_VALIDATORS:
             raise ValidationError(key, "is not a field of a user that can be changed here")
         cleaned[key] = _USER_VALIDATORS[key](value)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("manage_users") as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFoundError("user", user_id)
@@ -545,9 +543,8 @@ def update_user(
 
 def reset_password(ctx: ServiceContext, user_id: int, seen_version: int, new_password: str) -> None:
     """Set a new password (audited as changed, never with its value) and lift any lockout."""
-    ctx.require("manage_users")
     password = validate_password(new_password)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("manage_users") as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFoundError("user", user_id)

@@ -31,7 +31,6 @@ from cupboard.analytics import (
     NOT_EXPECTED_STATUSES,
     WORKUP_COLUMNS,
 )
-from cupboard.db import unit_of_work
 from cupboard.errors import ValidationError
 from cupboard.guidance import CaseProfile
 from cupboard.models import (
@@ -114,8 +113,7 @@ def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.D
 
 def filter_choices(ctx: ServiceContext) -> FilterChoices:
     """The navigators and oncologists who have cases, and how far back cases go."""
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         count, first = session.execute(
             select(func.count(Case.id), func.min(Case.pathway_start))
         ).one()
@@ -140,14 +138,13 @@ def load_analytics(
     ctx: ServiceContext, filters: AnalyticsFilter, today: dt.date | None = None
 ) -> AnalyticsData:
     """The frames for a period; meetings count as held when dated today or earlier."""
-    ctx.require("view_cases")
     _check(filters)
     today = today or dt.date.today()
     cohort = _cohort(filters)
     held = MdtMeeting.meeting_date <= today
     # The per-case aggregates are computed for the cohort only, not the registry.
     cohort_ids = select(Case.id).where(*cohort)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         first_mdt = (
             select(
                 AgendaItem.case_id.label("case_id"),
@@ -258,9 +255,8 @@ def load_profiles(
     case page, the queue and the exports use (``case_record.load_profiles``): every
     report merged, MSI/MMR and the latest ECOG included, age as on the case page.
     Built for the filtered cohort only."""
-    ctx.require("view_cases")
     _check(filters)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         cohort_ids = list(
             session.scalars(select(Case.id).where(*_cohort(filters)).order_by(Case.id))
         )

@@ -37,7 +37,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, aliased
 
-from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError
 from cupboard.guidance import (
     CaseProfile,
@@ -1584,8 +1583,7 @@ def case_record(
     the before-clinic summary). ``timeline=False`` leaves the timeline empty and skips
     the audit trail it is built from, for screens that do not show the history."""
     today = today or dt.date.today()
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         header = _load_header(session, case_id, today)
         investigations = _investigations(session, [case_id])
         found = _load_findings(session, [case_id])[case_id]
@@ -1614,8 +1612,7 @@ def case_record(
 
 
 def case_header(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> CaseHeader:
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         return _load_header(session, case_id, today or dt.date.today())
 
 
@@ -1632,8 +1629,7 @@ def case_profiles(
 ) -> dict[int, CaseProfile]:
     """Profiles of several cases (e.g. a queue page) in a fixed number of queries;
     unknown ids are simply absent from the result."""
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         batch = load_profiles(session, list(dict.fromkeys(case_ids)), today or dt.date.today())
         return batch.profiles
 
@@ -1653,8 +1649,7 @@ def workup(
     only the investigations are read (one query), which is what a workup edit changes.
     """
     today = today or dt.date.today()
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         investigations = _investigations(session, [case_id])
         if profile is None:
             statuses = {case_id: {i.code: i.status for i in investigations}}
@@ -1676,22 +1671,19 @@ def workup_rows(
 
 
 def findings(ctx: ServiceContext, case_id: int) -> Findings:
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         return _load_findings(session, [case_id])[case_id]
 
 
 def ecog_series(ctx: ServiceContext, case_id: int) -> list[EcogPoint]:
     """ECOG observations, oldest first."""
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         return list(_load_ecog(session, [case_id]).get(case_id, ()))
 
 
 def decisions(ctx: ServiceContext, case_id: int) -> list[DecisionRow]:
     """Every decision of the case, amendments and superseded ones included, newest first."""
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         return list(_load_decisions(session, case_id))
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cupboard import validation as v
-from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError, ValidationError
 from cupboard.guidance import required_investigations
 from cupboard.knowledge.investigations import INVESTIGATIONS
@@ -123,8 +122,7 @@ def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | 
     """A new patient and case with one investigation row per workup item; returns case id."""
     today = today or dt.date.today()
     data = validate_referral(referral, today)
-    ctx.require("register_referral")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("register_referral") as session:
         if session.scalar(select(Patient.id).where(Patient.mrn == data["mrn"])) is not None:
             raise ValidationError("mrn", f"a patient with MRN {data['mrn']} already exists")
         _, case = add_referral(
@@ -226,8 +224,7 @@ def update_case(
         # Only through set_diagnostic_stage's permission: a status change must not
         # become a way round it.
         ctx.require(STAGE_ACTION)
-    ctx.require("update_case")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("update_case") as session:
         case = session.get(Case, case_id)
         if case is None:
             raise NotFoundError("case", case_id)
@@ -278,8 +275,7 @@ def set_diagnostic_stage(
         changes["primary_found_site"] = site
     elif site is not None:
         raise ValidationError("primary_found_site", "is given only when the primary is found")
-    ctx.require(STAGE_ACTION)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing(STAGE_ACTION) as session:
         case = get_case(session, case_id)
         if stage == "primary_found":
             if case.primary_found_site != site or case.primary_found_on is None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from cupboard.db import unit_of_work
 from cupboard.knowledge.decisions import DISCIPLINES
 from cupboard.models import Case, Patient
 from cupboard.report import ClinicSummary, LetterDecision, outcome_letter_pdf
@@ -170,8 +169,7 @@ def clinic_cases(ctx: ServiceContext, *, mine: bool, limit: int = 200) -> list[C
     )
     if mine:
         query = query.where(Case.oncologist_id == ctx.actor.user_id)
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         return [ClinicCase(*row) for row in session.execute(query)]
 
 
@@ -204,8 +202,7 @@ def export_outcome_letter(ctx: ServiceContext, case_id: int, today: dt.date | No
     """The outcome letter as PDF bytes; every export is recorded in the audit trail."""
     letter = clinic_summary(ctx, case_id, today).letter
     pdf = outcome_letter_pdf(letter)
-    ctx.require("export_data")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("export_data") as session:
         record_event(
             session, ctx.actor, "export", "case", case_id, case_id=case_id, reason=EXPORT_REASON
         )

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cupboard import validation as v
-from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DECISION_KINDS_BY_CODE, LOCAL_MODALITIES
 from cupboard.knowledge.sites import PRIMARY_SITES
@@ -78,10 +77,9 @@ def record_decision(
     ctx: ServiceContext, case_id: int, draft: DecisionDraft, today: dt.date | None = None
 ) -> int:
     """Record the board's decision; the case moves to 'decision recorded'."""
-    ctx.require("record_decision")
     today = today or dt.date.today()
     values = validate_decision(draft, today)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("record_decision") as session:
         case = get_case(session, case_id)
         meeting_id = values["meeting_id"]
         if meeting_id is not None and session.get(MdtMeeting, meeting_id) is None:
@@ -104,11 +102,10 @@ def amend_decision(
 ) -> int:
     """A correction is a new decision pointing at the old one, which is kept, marked
     superseded, and never rewritten."""
-    ctx.require("record_decision")
     today = today or dt.date.today()
     reason = v.text("reason", reason, v.MAX_LONG_TEXT)
     values = validate_decision(draft, today)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("record_decision") as session:
         old = session.get(Decision, decision_id)
         if old is None:
             raise NotFoundError("decision", decision_id)
@@ -134,7 +131,6 @@ def update_follow_up(
     today: dt.date | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """Treatment start and follow-up dates: the only fields of a decision that change."""
-    ctx.require("update_decision_follow_up")
     today = today or dt.date.today()
     allowed = {
         "treatment_started_on": lambda x: v.optional_date("treatment_started_on", x),
@@ -146,7 +142,7 @@ def update_follow_up(
         if key not in allowed:
             raise ValidationError(key, "cannot be changed; amend the decision instead")
         cleaned[key] = allowed[key](value)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("update_decision_follow_up") as session:
         decision = session.get(Decision, decision_id)
         if decision is None:
             raise NotFoundError("decision", decision_id)

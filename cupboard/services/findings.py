@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cupboard import validation as v
-from cupboard.db import unit_of_work
 from cupboard.errors import ValidationError
 from cupboard.knowledge.histology import (
     DIFFERENTIATION,
@@ -85,8 +84,7 @@ def add_pathology_report(
     pathologist = v.optional_identity_text("pathologist", pathologist, 120)
     comment = v.optional_text("comment", comment, v.MAX_LONG_TEXT)
     panel = validate_ihc(ihc)
-    ctx.require("record_pathology")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("record_pathology") as session:
         get_case(session, case_id)
         report = PathologyReport(
             case_id=case_id,
@@ -131,8 +129,7 @@ def add_ihc_results(
     panel = validate_ihc(entries)
     if not panel:
         raise ValidationError("ihc", "add at least one marker")
-    ctx.require("record_pathology")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("record_pathology") as session:
         get_case(session, case_id)
         ids = []
         for entry in panel:
@@ -195,8 +192,7 @@ def add_molecular_report(
 ) -> int:
     today = today or dt.date.today()
     values = validate_molecular(findings, today)
-    ctx.require("record_molecular")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("record_molecular") as session:
         get_case(session, case_id)
         report = MolecularReport(case_id=case_id, **values)
         session.add(report)
@@ -249,8 +245,7 @@ def add_serum_marker(
         upper_limit_normal=upper_limit_normal,
         today=today,
     )
-    ctx.require("record_serum_marker")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("record_serum_marker") as session:
         get_case(session, case_id)
         row = SerumMarkerResult(case_id=case_id, **values)
         session.add(row)

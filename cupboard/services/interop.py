@@ -246,7 +246,9 @@ def _audit_export(
     reason: str,
     case_id: int | None = None,
 ) -> None:
-    with unit_of_work(ctx.database_url) as session:
+    # The export's last check: the account as it is now, in the transaction that
+    # audits it, before the file is handed over.
+    with ctx.writing("export_data") as session:
         record_event(
             session, ctx.actor, "export", entity, entity_id, case_id=case_id, reason=reason
         )
@@ -401,10 +403,9 @@ def preview_referral_import(
 
     Raises MalformedFileError when the file cannot be read at all."""
     ctx.require("import_data")
-    ctx.require("register_referral")
     today = today or dt.date.today()
     checked = read_referral_csv(content, today)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("register_referral") as session:
         existing = _existing_mrns(session, (r.referral.mrn.strip() for r in checked.rows))
     return _referral_report(source, checked, existing)
 
@@ -432,7 +433,7 @@ def commit_referral_import(
     reason = f"imported from {source}"
     created: list[int] = []
     try:
-        with unit_of_work(ctx.database_url) as session:
+        with ctx.writing("import_data") as session:
             existing = _existing_mrns(session, (r.referral.mrn.strip() for r in checked.rows))
             report = _referral_report(source, checked, existing)
             by_line = {f"line {r.line}": r for r in checked.rows}
@@ -827,7 +828,7 @@ def preview_fhir_import(
     parsed = _parse_fhir(content, today)
     existing: set[str] = set()
     if parsed.record is not None and parsed.record.patient.mrn:
-        with unit_of_work(ctx.database_url) as session:
+        with ctx.reading("import_data") as session:
             existing = _existing_mrns(session, [parsed.record.patient.mrn.strip()])
     return _fhir_report(source, parsed, existing)
 
@@ -928,7 +929,7 @@ def commit_fhir_import(
         return ImportResult(source, (), (), parsed.problems)
     reason = f"imported from {source}"
     try:
-        with unit_of_work(ctx.database_url) as session:
+        with ctx.writing("import_data") as session:
             mrn = parsed.record.patient.mrn or ""
             report = _fhir_report(source, parsed, _existing_mrns(session, [mrn.strip()]))
             if not report.to_import:
@@ -1014,8 +1015,7 @@ def _cohort_rows(session: Session, today: dt.date) -> list[CohortRow]:
 
 def cohort_rows(ctx: ServiceContext, today: dt.date | None = None) -> list[CohortRow]:
     """One row per case for audit meetings (identifiers are dropped by the export)."""
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         return _cohort_rows(session, today or dt.date.today())
 
 
@@ -1058,7 +1058,7 @@ def queue_rows(
     shown = queue.meeting_queue(ctx, meeting_id, today=today)  # checks view_cases
     if not shown:
         return []
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         extras = _agenda_extras(session, shown)
     rows = []
     for row in shown:

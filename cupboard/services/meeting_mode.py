@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DECISION_LABELS, DISCIPLINES
 from cupboard.models import AgendaItem, Case, Decision, MdtMeeting, Patient, User, utcnow
@@ -109,9 +108,8 @@ def meeting_session(
     ctx: ServiceContext, meeting_id: int, today: dt.date | None = None
 ) -> MeetingSession:
     """The meeting and its agenda in order, with the decision recorded for each case."""
-    ctx.require("view_cases")
     today = today or dt.date.today()
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         meeting = session.get(MdtMeeting, meeting_id)
         if meeting is None:
             raise NotFoundError("meeting", meeting_id)
@@ -174,9 +172,8 @@ def open_case(
 ) -> None:
     """The board turns to this case: its discussion starts (once), any other open
     discussion of the meeting ends, and the meeting starts if it had not."""
-    ctx.require("run_meeting")
     now = now or utcnow()
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("run_meeting") as session:
         meeting = session.get(MdtMeeting, meeting_id)
         if meeting is None:
             raise NotFoundError("meeting", meeting_id)
@@ -203,9 +200,8 @@ def open_case(
 
 def end_meeting(ctx: ServiceContext, meeting_id: int, now: dt.datetime | None = None) -> None:
     """Close the open discussion and stamp the meeting's end."""
-    ctx.require("run_meeting")
     now = now or utcnow()
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("run_meeting") as session:
         meeting = session.get(MdtMeeting, meeting_id)
         if meeting is None:
             raise NotFoundError("meeting", meeting_id)

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cupboard import validation as v
-from cupboard.db import unit_of_work
 from cupboard.errors import ConflictError, NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DISCIPLINES
 from cupboard.models import AgendaItem, MdtMeeting, utcnow
@@ -39,14 +38,13 @@ def create_meeting(
     chair_id: int | None = None,
     attendees: Sequence[dict[str, Any]] = (),
 ) -> int:
-    ctx.require("schedule_meeting")
     meeting = MdtMeeting(
         meeting_date=v.date("meeting_date", meeting_date),
         title=v.text("title", title, 200),
         chair_id=v.optional_integer("chair_id", chair_id, 1, 2**31),
         attendees=validate_attendees(attendees),
     )
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("schedule_meeting") as session:
         session.add(meeting)
         record_creation(session, ctx.actor, meeting)
         return meeting.id
@@ -55,7 +53,6 @@ def create_meeting(
 def update_meeting(
     ctx: ServiceContext, meeting_id: int, seen_version: int, changes: dict[str, Any]
 ) -> dict[str, tuple[Any, Any]]:
-    ctx.require("schedule_meeting")
     validators = {
         "meeting_date": lambda x: v.date("meeting_date", x),
         "title": lambda x: v.text("title", x, 200),
@@ -67,7 +64,7 @@ def update_meeting(
         if key not in validators:
             raise ValidationError(key, "is not a field of a meeting")
         cleaned[key] = validators[key](value)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("schedule_meeting") as session:
         meeting = session.get(MdtMeeting, meeting_id)
         if meeting is None:
             raise NotFoundError("meeting", meeting_id)
@@ -82,10 +79,9 @@ def add_to_agenda(
     presented_by: str | None = None,
 ) -> int:
     """Queue a case for a meeting, at the end of the agenda; returns the item id."""
-    ctx.require("schedule_meeting")
     question = v.optional_text("question", question, v.MAX_LONG_TEXT)
     presented_by = v.optional_identity_text("presented_by", presented_by, 120)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("schedule_meeting") as session:
         # Lock the meeting row so that two navigators adding cases at once do not
         # both take the same next position (SQLite serialises writers itself).
         meeting = session.scalar(
@@ -118,8 +114,7 @@ def add_to_agenda(
 
 def remove_from_agenda(ctx: ServiceContext, agenda_item_id: int, seen_version: int) -> None:
     """Take a case off an agenda. The removal is audited with the item's last values."""
-    ctx.require("schedule_meeting")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("schedule_meeting") as session:
         item = session.get(AgendaItem, agenda_item_id)
         if item is None:
             raise NotFoundError("agenda item", agenda_item_id)
@@ -139,8 +134,7 @@ def remove_from_agenda(ctx: ServiceContext, agenda_item_id: int, seen_version: i
 
 def move_agenda_item(ctx: ServiceContext, agenda_item_id: int, new_position: int) -> None:
     """Move an item to a 1-based position, renumbering the others in order."""
-    ctx.require("schedule_meeting")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("schedule_meeting") as session:
         item = session.get(AgendaItem, agenda_item_id)
         if item is None:
             raise NotFoundError("agenda item", agenda_item_id)
@@ -164,8 +158,7 @@ def move_agenda_item(ctx: ServiceContext, agenda_item_id: int, new_position: int
 
 def mark_discussion(ctx: ServiceContext, agenda_item_id: int, *, started: bool) -> None:
     """Stamp when the board starts or finishes discussing a case (minutes per case)."""
-    ctx.require("run_meeting")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("run_meeting") as session:
         item = session.get(AgendaItem, agenda_item_id)
         if item is None:
             raise NotFoundError("agenda item", agenda_item_id)

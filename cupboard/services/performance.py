@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from cupboard import validation as v
-from cupboard.db import unit_of_work
 from cupboard.models import EcogObservation
 from cupboard.services.audit import record_creation
 from cupboard.services.cases import get_case
@@ -50,8 +49,7 @@ def record_ecog(
         note=note,
         today=today,
     )
-    ctx.require("record_ecog")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("record_ecog") as session:
         get_case(session, case_id)
         row = EcogObservation(case_id=case_id, recorded_by_id=ctx.actor.user_id, **values)
         session.add(row)

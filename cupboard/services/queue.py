@@ -18,7 +18,6 @@ from sqlalchemy import Row, Select, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from cupboard import validation as v
-from cupboard.db import unit_of_work
 from cupboard.errors import NotFoundError, ValidationError
 from cupboard.knowledge.investigations import INVESTIGATIONS_BY_CODE, MISSING_STATUSES
 from cupboard.knowledge.pathway import CASE_STATUS_CODES, CASE_STATUS_LABELS
@@ -135,7 +134,6 @@ def meetings(
 ) -> list[MeetingOption]:
     """Meetings from a date on (today by default), soonest first, with their agenda
     size; ``include`` adds one more meeting (a deep link to a past meeting)."""
-    ctx.require("view_cases")
     from_date = from_date or dt.date.today()
     counts = (
         select(AgendaItem.meeting_id, func.count(AgendaItem.id).label("cases"))
@@ -155,7 +153,7 @@ def meetings(
         .outerjoin(User, MdtMeeting.chair_id == User.id)
         .order_by(MdtMeeting.meeting_date, MdtMeeting.id)
     )
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         rows = list(session.execute(query.where(MdtMeeting.meeting_date >= from_date).limit(limit)))
         if include is not None and all(row[0] != include for row in rows):
             rows += list(session.execute(query.where(MdtMeeting.id == include)))
@@ -177,8 +175,7 @@ def next_meeting_id(options: Sequence[MeetingOption], today: dt.date | None = No
 
 def staff(ctx: ServiceContext, roles: Sequence[str]) -> list[StaffMember]:
     """Active users with one of ``roles`` (for the navigator/oncologist filters)."""
-    ctx.require("view_cases")
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         rows = session.execute(
             select(User.id, User.display_name, User.role, User.discipline)
             .where(User.role.in_(roles), User.is_active.is_(True))
@@ -302,10 +299,9 @@ def meeting_queue(
     today: dt.date | None = None,
 ) -> list[QueueRow]:
     """The cases on a meeting's agenda, in agenda order, narrowed by ``filters``."""
-    ctx.require("view_cases")
     filters = filters.validated()
     today = today or dt.date.today()
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         if session.scalar(select(MdtMeeting.id).where(MdtMeeting.id == meeting_id)) is None:
             raise NotFoundError("meeting", meeting_id)
         items = {
@@ -342,7 +338,6 @@ def ready_not_queued(
     The status filter does not apply (these are all "ready for MDT"); the navigator,
     oncologist and search filters do.
     """
-    ctx.require("view_cases")
     filters = filters.validated()
     if not 1 <= limit <= MAX_READY:
         raise ValidationError("limit", f"must be between 1 and {MAX_READY}")
@@ -358,7 +353,7 @@ def ready_not_queued(
         search=filters.search,
     )
     query = _base_query(unfiltered).where(Case.status == "ready_for_mdt", ~on_upcoming_meeting)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.reading("view_cases") as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         base = list(session.execute(query.order_by(Case.pathway_start, Case.id).limit(limit)))
         return QueuePage(_rows(session, base, {}, today), int(total))

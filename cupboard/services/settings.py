@@ -102,10 +102,9 @@ def set_lead_time_targets(
 ) -> LeadTimeTargets:
     """Save new targets (administrators only) if they are still the version the user
     saw; ``seen_version`` is 0 when the user saw the defaults. Audited."""
-    ctx.require("manage_settings")
     lead_times = validate_lead_time_targets(targets)
     value = LeadTimeTargets(lead_times, DEFAULT_VERSION).as_dict()
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("manage_settings") as session:
         row = session.scalar(select(Setting).where(Setting.key == LEAD_TIME_KEY))
         if row is None:
             if seen_version != DEFAULT_VERSION:

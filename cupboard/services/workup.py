@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
-from cupboard.errors import CupboardError, NotFoundError, ValidationError
+from cupboard.errors import (
+    ConflictError,
+    CupboardError,
+    NotFoundError,
+    PermissionDeniedError,
+    SessionExpiredError,
+    ValidationError,
+)
 from cupboard.knowledge.investigations import INVESTIGATION_CODES, INVESTIGATION_STATUS_CODES
 from cupboard.models import Investigation
 from cupboard.services.audit import apply_update
@@ -83,10 +90,9 @@ def update_investigation(
     today: dt.date | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """Change an investigation's status, dates or result (audited, version-checked)."""
-    ctx.require("update_investigation")
     today = today or dt.date.today()
     cleaned = validate_investigation_changes(changes, today)
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("update_investigation") as session:
         row = session.get(Investigation, investigation_id)
         if row is None:
             raise NotFoundError("investigation", investigation_id)
@@ -148,24 +154,25 @@ def save_workup_edits(
     screen shows what was saved together with anyone else's changes without another
     query (issue 8: one round trip fewer than reading them back).
     """
-    ctx.require("update_investigation")
     today = today or dt.date.today()
     if len(edits) == 1:
         # The usual save, one row: no savepoint needed (one costs more than the save).
         edit = edits[0]
         try:
-            with unit_of_work(ctx.database_url) as session:
+            with ctx.writing("update_investigation") as session:
                 investigations = _investigations_to_edit(session, case_id)
                 _update_of_case(session, ctx, investigations, edit, today)
                 return WorkupSave((edit.investigation_id,), (), _as_saved(investigations))
+        except (PermissionDeniedError, SessionExpiredError):
+            raise  # not this row's fault: nothing of the session's may be saved
         except CupboardError as error:
             # The failed transaction is gone: read the case as it stands, afresh.
-            with unit_of_work(ctx.database_url) as session:
+            with unit_of_work(ctx.database_url, writes=False) as session:
                 refusal = ((edit.investigation_id, error),)
                 return WorkupSave((), refusal, investigations_of_case(session, case_id))
     saved: list[int] = []
     refused: list[tuple[int, CupboardError]] = []
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("update_investigation") as session:
         investigations = _investigations_to_edit(session, case_id)
         for edit in edits:
             try:
@@ -177,7 +184,13 @@ def save_workup_edits(
                 refused.append((edit.investigation_id, error))
             else:
                 saved.append(edit.investigation_id)
-        return WorkupSave(tuple(saved), tuple(refused), _as_saved(investigations))
+        result = WorkupSave(tuple(saved), tuple(refused), _as_saved(investigations))
+    # A row lost to someone else's save is refused inside the transaction (its savepoint
+    # rolled back), so the context never sees it: audit it here, as writing() would.
+    for _, error in refused:
+        if isinstance(error, ConflictError):
+            ctx.audit_refusal("update_investigation", error)
+    return result
 
 
 def _investigations_to_edit(session: Session, case_id: int) -> dict[int, Investigation]:
@@ -213,9 +226,8 @@ def mark_reviewed(
     ctx: ServiceContext, investigation_id: int, seen_version: int, today: dt.date | None = None
 ) -> dict[str, tuple[Any, Any]]:
     """The responsible clinician has read a reported result."""
-    ctx.require("update_investigation")
     today = today or dt.date.today()
-    with unit_of_work(ctx.database_url) as session:
+    with ctx.writing("update_investigation") as session:
         row = session.get(Investigation, investigation_id)
         if row is None:
             raise NotFoundError("investigation", investigation_id)

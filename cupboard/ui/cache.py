@@ -73,8 +73,8 @@ def data_version(url: str) -> int:
     key's index backwards: it costs the same at any size.
 
     Read with a bare DBAPI cursor, outside SQLAlchemy's transaction handling, so that
-    on SQLite it is a plain WAL read and does not take the write lock that cupboard's
-    transactions begin with (``cupboard/db.py``).
+    on SQLite it is a plain WAL read, whatever the transaction around the caller
+    (``cupboard/db.py``: writes begin with the write lock).
     """
     connection = get_engine(url).raw_connection()
     try:
@@ -127,7 +127,7 @@ def cached_read(
 
         @functools.wraps(read)
         def read_cached(ctx: ServiceContext, *args: P.args, **kwargs: P.kwargs) -> T:
-            ctx.require(action)  # a cache hit must not skip the permission check
+            ctx.check(action)  # a cache hit must not skip the account and permission check
             bound = signature.bind(ctx, *args, **kwargs)
             bound.apply_defaults()
             arguments = dict(list(bound.arguments.items())[1:])

@@ -79,6 +79,7 @@ from cupboard.services.findings import (
 )
 from cupboard.services.performance import record_ecog
 from cupboard.services.workup import InvestigationEdit, save_workup_edits
+from cupboard.ui.guard import fragment_context
 from cupboard.ui.text import escape_markdown as esc
 
 # ---------------------------------------------------------------------------------
@@ -575,6 +576,7 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
     MDT follows from it (the presentation and findings, which the workup does not
     change), so a rerun of this section reads the investigations alone.
     """
+    ctx = fragment_context(ctx)  # a rerun of this section alone checks the session too
     editor_key, snapshot_key, _ = _workup_keys(case_id)
     rows = _workup_now(ctx, case_id, profile)
     show_flash(f"workup_{case_id}")
@@ -1185,12 +1187,14 @@ def latest_ecog_metric(series: Sequence[EcogPoint]) -> None:
 
 def ecog_form(ctx: ServiceContext, case_id: int) -> None:
     """Record ECOG 0-5 with its date (and weight)."""
+    base = f"ecog_{case_id}"
+    # Before the role check: a save refused because the role changed meanwhile is
+    # still reported, on the run that no longer shows the form.
+    show_flash(base)
     if not may(ctx.actor.role, "record_ecog"):
         return
-    base = f"ecog_{case_id}"
     key = _form_key(base)
     today = dt.date.today()
-    show_flash(base)
 
     def save(values: dict[str, Any]) -> str:
         score = values.get("score")

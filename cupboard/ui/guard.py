@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cupboard.db import database_url
 from cupboard.errors import CupboardError
@@ -32,6 +33,7 @@ from cupboard.services.accounts import (
 )
 from cupboard.services.context import ServiceContext
 from cupboard.startup import demo_mode, prepare_database
+from cupboard.ui.downloads import forget_session_downloads
 from cupboard.ui.text import escape_markdown
 
 ACTOR_KEY = "cupboard_actor"
@@ -42,6 +44,7 @@ ENV_IDLE_MINUTES = "CUPBOARD_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 30
 LAST_ACTIVITY_KEY = "cupboard_last_activity"
 IDLE_NOTICE_KEY = "cupboard_signed_out_idle"
+ACCOUNT_NOTICE_KEY = "cupboard_signed_out_account"
 OIDC_REFUSAL_KEY = "cupboard_oidc_refusal"
 APP_TITLE = "cupboard · CUP tumour board"
 ENV_LOCAL_SIGN_IN = "CUPBOARD_LOCAL_SIGN_IN"
@@ -91,6 +94,7 @@ def current_actor() -> Actor | None:
     fresh = signed_in_actor(database_url(), actor.user_id, allow_demo=demo_mode())
     if fresh is None:
         _forget_session()
+        st.session_state[ACCOUNT_NOTICE_KEY] = True
         return None
     if fresh != actor:
         st.session_state[ACTOR_KEY] = fresh
@@ -125,9 +129,11 @@ def _actor_checked_this_run() -> Actor | None:
 
 
 def _forget_session() -> None:
-    """Drop everything this browser session holds: the user and every widget value."""
+    """Drop everything this browser session holds: the user, every widget value, and
+    any file it downloaded that the server still keeps (cupboard/ui/downloads.py)."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    forget_session_downloads()
 
 
 def sign_out() -> None:
@@ -249,6 +255,12 @@ def render_sign_in(url: str) -> None:
             "Sign in again to continue.",
             icon=":material/lock_clock:",
         )
+    if st.session_state.get(ACCOUNT_NOTICE_KEY):
+        st.info(
+            "You were signed out: your account is no longer active. Ask an administrator "
+            "if this is unexpected.",
+            icon=":material/lock:",
+        )
     _render_single_sign_on()
     if not local_sign_in_enabled():
         return
@@ -309,7 +321,34 @@ def page_guard(action: str = "view_cases") -> ServiceContext:
             icon="⛔",
         )
         st.stop()
-    return ServiceContext(url, actor)
+    return _context(url, actor)
+
+
+def _context(url: str, actor: Actor) -> ServiceContext:
+    """The context for this run's service calls and for the callbacks of the widgets it
+    draws, which Streamlit runs at the next click: the service then knows how long the
+    user had left the screen (``last_activity``) and refuses past the idle limit."""
+    last = st.session_state.get(LAST_ACTIVITY_KEY)
+    return ServiceContext(
+        url,
+        actor,
+        last_activity=last if isinstance(last, float) else time.time(),
+        idle_minutes=idle_timeout_minutes(),
+    )
+
+
+def fragment_context(ctx: ServiceContext) -> ServiceContext:
+    """For a section in ``st.fragment``: its rerun runs neither dashboard.py nor the
+    page's guard, so it checks the session here as they would (signed out when idle
+    or deactivated, the role as it is now) and counts as the user's activity."""
+    run = get_script_run_ctx()
+    if run is None or not run.fragment_ids_this_run:
+        return ctx  # a full run: the page's guard has just checked
+    actor = current_actor()
+    if actor is None:
+        st.rerun(scope="app")  # the whole page, which shows the sign-in form and why
+    assert actor is not None
+    return _context(ctx.database_url, actor)
 
 
 def show_error(error: CupboardError) -> None:

@@ -1,7 +1,8 @@
 """Download buttons for exports and the import report, for any page to drop in.
 
-Each export is built only when the user clicks (Streamlit's deferred download), so the
-audit event the service records is a real download, not a page view. Identifiers are a
+Each export is built only when the user clicks (``cupboard.ui.downloads``), so the
+service checks the account at that moment and the audit event it records is a real
+download, not a page view; the file leaves the server soon after. Identifiers are a
 deliberate choice: an unticked "include names and MRNs" box by the button.
 """
 
@@ -24,6 +25,7 @@ from cupboard.services.interop import (
     export_queue,
     fhir_file_name,
 )
+from cupboard.ui.downloads import download_button
 from cupboard.ui.text import escape_markdown
 
 IDENTIFIERS_LABEL = "Include names, MRNs and birth dates (identifiable)"
@@ -44,13 +46,11 @@ def fhir_download_button(ctx: ServiceContext, case_id: int) -> None:
     def build() -> bytes:
         return export_case_fhir(ctx, case_id, include_identifiers=identifiers).content
 
-    st.download_button(
+    download_button(
         "Download FHIR bundle (JSON)",
-        data=build,
+        build,
         file_name=fhir_file_name(case_id, identifiers, dt.date.today()),
         mime="application/fhir+json",
-        on_click="ignore",
-        icon=":material/download:",
         key=f"fhir_download_{case_id}",
         help="HL7 FHIR R4 Bundle following mCODE; imports back into cupboard.",
     )
@@ -77,13 +77,11 @@ def cohort_download_buttons(ctx: ServiceContext, key: str = "cohort_export") -> 
     def build() -> bytes:
         return export_cohort(ctx, fmt, include_identifiers=identifiers).content
 
-    st.download_button(
+    download_button(
         "Download cohort",
-        data=build,
+        build,
         file_name=f"cupboard-cohort-{dt.date.today().isoformat()}.{fmt}",
         mime=MEDIA_TYPES[fmt],
-        on_click="ignore",
-        icon=":material/download:",
         key=f"{key}_download",
     )
 
@@ -100,13 +98,11 @@ def queue_download_buttons(ctx: ServiceContext, meeting_id: int, key: str = "que
     def build() -> bytes:
         return export_queue(ctx, meeting_id, fmt, include_identifiers=identifiers).content
 
-    st.download_button(
+    download_button(
         "Download agenda",
-        data=build,
+        build,
         file_name=f"cupboard-queue-meeting-{meeting_id}-{dt.date.today().isoformat()}.{fmt}",
         mime=MEDIA_TYPES[fmt],
-        on_click="ignore",
-        icon=":material/download:",
         key=f"{key}_{meeting_id}_download",
     )
 

@@ -90,7 +90,10 @@ def test_stale_write_is_refused_and_changes_nothing(
     assert "status" in message
     after = _investigation(first.database_url, case_id, "ct_cap")
     assert after.status == "requested" and after.version == seen.version + 1
-    assert len(_audit(first.database_url, "investigation", seen.id)) == audit_before
+    # The loser's attempt is kept as one "refused" row; nothing else was written.
+    rows = _audit(first.database_url, "investigation", seen.id)
+    assert len(rows) == audit_before + 1
+    assert (rows[-1].action, rows[-1].actor_username) == ("refused", "test-chair")
 
 
 @pytest.mark.parametrize(

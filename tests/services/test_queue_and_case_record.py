@@ -461,7 +461,8 @@ def test_workup_with_the_pages_profile_reads_the_investigations_alone(
     _set_status(navigator, case_id, "ct_cap", "reported")  # the workup moves on
     with _count_queries(database_url) as statements:
         light = case_record.workup(navigator, case_id, profile=profile)
-    assert _tables_read(statements) == {"investigations"}
+    # The account check (users) and the investigations, nothing of the case's picture.
+    assert _tables_read(statements) == {"users", "investigations"}
     assert light == case_record.workup(navigator, case_id)  # what the full read says
     assert {r.code: r.status for r in light}["ct_cap"] == "reported"
     assert any(r.required and r.code != "ct_cap" for r in light)
