@@ -65,6 +65,7 @@ from cupboard.knowledge.ihc_patterns import (
     NEUROENDOCRINE_MARKERS,
     P16_HEAD_AND_NECK_WEIGHT,
     PRESENTATION_POINTERS,
+    PRIMARY_FOUND_HISTOLOGIES,
     PRIMARY_FOUND_MARKERS,
     QUADRANT_WEIGHT,
     SARCOMA_SUSPECT_HISTOLOGIES,
@@ -773,6 +774,10 @@ def _rank_primaries(
 def _primary_found(profile: CaseProfile) -> PrimaryFound | None:
     """The site whose specific markers are positive on tissue while no other site's
     defining markers are. Serum alone and a CK7/CK20 pattern alone never set it."""
+    # Prostate, thyroid and hepatocellular primaries are carcinomas: their markers in a
+    # melanoma, a neuroendocrine or an undifferentiated neoplasm establish nothing.
+    if profile.histology not in PRIMARY_FOUND_HISTOLOGIES:
+        return None
     profiles = tissue_profiles(profile)
     found: list[PrimaryFound] = []
     for site, markers, with_one_of in PRIMARY_FOUND_MARKERS:

@@ -473,6 +473,10 @@ KI67_G3_ABOVE = 20.0
 # version 2 ``primary_found``): each entry is (site, any one of these positive, with one
 # of these positive too or nothing required). Serum alone and a CK7/CK20 pattern alone
 # never establish a primary.
+# Histologies in which they may (not recorded yet counts: the stains are on tissue).
+PRIMARY_FOUND_HISTOLOGIES: frozenset[str | None] = frozenset(
+    {None, "adenocarcinoma", "poorly_differentiated_carcinoma"}
+)
 PRIMARY_FOUND_MARKERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("prostate", ("PSA", "NKX3.1"), ()),
     ("thyroid", ("Thyroglobulin",), ("TTF-1", "PAX8")),

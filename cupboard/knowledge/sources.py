@@ -6,7 +6,8 @@ SOURCES: dict[str, str] = {
     "ESMO23": "Krämer A et al. Cancer of unknown primary: ESMO Clinical Practice Guideline. "
     "Ann Oncol 2023;34:228-246.",
     "ESMO15": "Fizazi K et al. Ann Oncol 2015;26 suppl 5:v133-8.",
-    "NICE": "NICE guideline NG104/CG104: Metastatic malignant disease of unknown primary origin.",
+    "NICE": "NICE clinical guideline CG104: Metastatic malignant disease of unknown primary "
+    "origin in adults: diagnosis and management.",
     "NCCN": "NCCN Guidelines: Occult Primary.",
     "SVF": "Regionala cancercentrum i samverkan: Standardiserat vårdförlopp cancer med okänd "
     "primärtumör (CUP); 1177 för vårdpersonal, 'Cancer utan känd primärtumör' (2024-11-05).",

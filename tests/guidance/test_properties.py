@@ -288,6 +288,8 @@ def test_clinical_invariants(data: dict[str, Any]) -> None:
         assert not {"ovary", "endometrium"} & set(sites)
     # Best supported first.
     scores = [p.score for p in guidance.likely_primaries]
+    if guidance.primary_found is not None:
+        scores = scores[1:]  # a primary found on tissue leads whatever the scores
     if profile.sex == "female":
         assert scores == sorted(scores, reverse=True)
     # Paediatric pathway [SVF].
@@ -311,6 +313,7 @@ def test_clinical_invariants(data: dict[str, Any]) -> None:
     assert all(w.source in SOURCES for w in guidance.warnings)
     assert all(o.source in SOURCES for o in guidance.options)
     assert all(s in SOURCES for p in guidance.likely_primaries for s in p.sources)
+    assert all(c.source in SOURCES for c in guidance.conflicts)
 
 
 @PROFILE_SETTINGS
