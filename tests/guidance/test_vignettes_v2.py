@@ -296,6 +296,11 @@ VIGNETTES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         dict(primary_found=None),
     ),
     (
+        "HepPar-1+ in a melanoma establishes no liver primary",
+        woman(histology="melanoma", ihc={"HepPar-1": POS}),
+        dict(primary_found=None, top="melanoma"),
+    ),
+    (
         "two sites' markers positive: no primary found",
         man(histology="adenocarcinoma", sites=("bone",), ihc={"NKX3.1": POS, "TTF-1": POS}),
         dict(primary_found=None, conflicts={"marker_conflict"}),
