@@ -426,3 +426,16 @@ def test_guidance_needs_neither_streamlit_nor_a_database() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_documented_example_is_a_valid_profile_and_the_output_keys_are_as_documented() -> None:
+    """docs/assess-contract.md: its example input is accepted as written, and its example
+    output has exactly the keys, in the order, that assess prints."""
+    text = (REPO / "docs" / "assess-contract.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```json\n")[1:]]
+    example_input, example_output = json.loads(blocks[0]), json.loads(blocks[1])
+    profile = profile_from_json(example_input)
+    assert profile.ki67 == 35 and profile.symptoms == ("neurological",)
+    out = io.StringIO()
+    assert run_assess("-", io.StringIO(json.dumps(example_input)), out, io.StringIO()) == 0
+    assert list(json.loads(out.getvalue())) == list(example_output)
