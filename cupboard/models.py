@@ -78,12 +78,12 @@ class User(Base):
 
 
 class SignInThrottle(Base):
-    """Failed local sign-ins for usernames that have no local account (no password).
-
-    Such failures are slowed down exactly like a real account's, so the answers do
-    not tell which usernames exist. The key is the SHA-256 of the normalised
-    username, never the text itself: people type passwords into the username field.
-    Rows quiet for a day are deleted (cupboard/services/accounts.py).
+    """Failed local sign-ins per username and source address, with or without an
+    account, so a stranger's guesses slow down the stranger, not the account's owner,
+    and the answers do not tell which usernames exist. The key is built from SHA-256
+    digests of the normalised username and of the username with the address, never the
+    text itself: people type passwords into the username field. Rows quiet for a day
+    are deleted (cupboard/services/accounts.py: throttle_key).
     """
 
     __tablename__ = "sign_in_throttles"

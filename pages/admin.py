@@ -89,7 +89,9 @@ with st.form("add_user", clear_on_submit=False):
         type="password",
         key="new_password",
         max_chars=1024,
-        help=f"At least {MIN_PASSWORD_LENGTH} characters. Leave empty for SSO only.",
+        help=f"At least {MIN_PASSWORD_LENGTH} characters and hard to guess: a few "
+        "ordinary words together pass; common passwords, repeats and the user's own "
+        "name do not. Leave empty for SSO only.",
     )
     email = right.text_input(
         "Email (SSO sign-in)",

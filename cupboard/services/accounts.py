@@ -1,8 +1,9 @@
 """User accounts: local sign-in (argon2 hashes), OIDC mapping, roles, throttling.
 
-Failures for usernames without a local account are throttled the same way in
-``sign_in_throttles`` (keyed by a digest of the username), so the answers do not
-tell which usernames exist.
+Failed sign-ins are counted in ``sign_in_throttles`` per username and source address
+(keyed by digests, never the typed text), with or without an account: a stranger's
+guesses slow down the stranger, not the account's owner, and the answers do not tell
+which usernames exist. Every refusal is audited (docs/deployment.md, section 3).
 
 Sign-in bookkeeping (failed-attempt counter, last sign-in) is written with plain
 UPDATE statements, not through the ORM, so it never bumps a user's ``version``: an
@@ -13,20 +14,21 @@ audited like clinical data.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import math
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from cupboard import validation as v
 from cupboard.db import unit_of_work
@@ -43,6 +45,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("cupboard-dummy-password")
 
 MIN_PASSWORD_LENGTH = 10
+# zxcvbn's scale: 3 is "safely unguessable" for an online attacker and a slow hash
+# (about 10^8 guesses and more).
+MIN_PASSWORD_SCORE = 3
+ZXCVBN_MAX_LENGTH = 72
 # Long enough for any passphrase, short enough that hashing it is no denial of service.
 MAX_PASSWORD_LENGTH = 1024
 FREE_ATTEMPTS = 3
@@ -78,9 +84,14 @@ def _retry_wait(failed_count: int, last_failed_at: dt.datetime | None, now: dt.d
     return max(0, math.ceil(remaining.total_seconds()))
 
 
-def seconds_until_retry(user: User, now: dt.datetime) -> int:
-    """How long this account must wait before the next attempt (0: it may try now)."""
-    return _retry_wait(user.failed_login_count, user.last_failed_login_at, now)
+def seconds_until_retry(session: Session, username: str, now: dt.datetime) -> int:
+    """The longest wait any source must sit out before trying this username again."""
+    rows = session.execute(
+        select(SignInThrottle.failed_count, SignInThrottle.last_failed_at).where(
+            _account_keys(username)
+        )
+    )
+    return max((_retry_wait(count, last, now) for count, last in rows), default=0)
 
 
 def _too_many(seconds: int) -> str:
@@ -106,15 +117,45 @@ def validate_username(value: object) -> str:
     return username
 
 
-def validate_password(value: object, *, is_demo: bool = False) -> str:
-    """A password is kept exactly as typed (no stripping): only its length is checked."""
+def validate_password(
+    value: object, *, is_demo: bool = False, about: Sequence[str | None] = ()
+) -> str:
+    """A password is kept exactly as typed (no stripping). It must be long enough and
+    hard to guess: zxcvbn (Dropbox's estimator, maintained on PyPI) scores it against
+    its lists of common passwords, names and words, keyboard patterns, repeats and
+    ``about`` (the account's username, name and email), so "aaaaaaaaaa", ten spaces or
+    the username itself are refused. Demo accounts keep the published "demo"."""
     if not isinstance(value, str):
         raise ValidationError("password", "must be text")
-    if len(value) < MIN_PASSWORD_LENGTH and not (is_demo and value):
+    if is_demo and value:
+        return value
+    if len(value) < MIN_PASSWORD_LENGTH:
         raise ValidationError("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(value) > MAX_PASSWORD_LENGTH:
         raise ValidationError("password", f"must have at most {MAX_PASSWORD_LENGTH} characters")
+    guessable = _guessability(value, [text for text in about if text])
+    if guessable is not None:
+        raise ValidationError("password", f"is too easy to guess. {guessable}".strip())
     return value
+
+
+# zxcvbn keeps the user's words in a module-level dictionary while it scores, so two
+# sessions adding accounts at once must take turns.
+_zxcvbn_lock = threading.Lock()
+
+
+def _guessability(password: str, about: list[str]) -> str | None:
+    """None when the password is hard enough to guess; else zxcvbn's advice."""
+    # zxcvbn refuses long inputs; a passphrase whose first 72 characters are hard to
+    # guess is hard to guess.
+    sample = password[:ZXCVBN_MAX_LENGTH]
+    with _zxcvbn_lock:
+        estimate = zxcvbn(sample, user_inputs=about)
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = estimate["feedback"]
+    advice = [feedback.get("warning") or "", *feedback.get("suggestions", [])]
+    return " ".join(text for text in advice if text)
 
 
 def validate_email(value: object) -> str | None:
@@ -165,7 +206,11 @@ def create_user(
     if password is None and values["oidc_subject"] is None and values["email"] is None:
         raise ValidationError("password", "give a password, or an email/subject for OIDC sign-in")
     if password is not None:
-        password = validate_password(password, is_demo=is_demo)
+        password = validate_password(
+            password,
+            is_demo=is_demo,
+            about=(values["username"], values["display_name"], values["email"]),
+        )
     with unit_of_work(url) as session:
         taken = session.scalar(select(User.id).where(User.username == values["username"]))
         if taken is not None:
@@ -224,8 +269,40 @@ def _bookkeeping(session: Session, user_id: int, **values: Any) -> None:
 
 
 def username_digest(username: str) -> str:
-    """The throttle key of a normalised username: what was typed is never stored."""
+    """SHA-256 of a normalised username: what was typed is never stored."""
     return hashlib.sha256(username.encode("utf-8")).hexdigest()
+
+
+def throttle_key(username: str, source: str | None) -> str:
+    """The ``sign_in_throttles`` key of one username tried from one source address.
+
+    Half of it is the username's digest alone, so that an administrator's password
+    reset can lift every source's wait on the account; the other half is a digest of
+    the username and the address. Neither half can be read back into what was typed.
+    """
+    half = len(username_digest("")) // 2
+    pair = f"{username}\n{source or ''}"
+    return username_digest(username)[:half] + username_digest(pair)[:half]
+
+
+def _account_keys(username: str) -> ColumnElement[bool]:
+    """Every source's throttle row of one username."""
+    half = len(username_digest("")) // 2
+    return SignInThrottle.username_digest.startswith(username_digest(username)[:half])
+
+
+def stranger(username: str) -> Actor:
+    """Who the audit trail names for a sign-in with a username that has no account.
+
+    Not the typed text: people type their password into the username field. A short
+    digest is enough to see that many refusals were for the same name.
+    """
+    return Actor(
+        user_id=None,
+        username=f"unknown:{username_digest(username)[:12]}",
+        display_name="unknown username",
+        role="none",
+    )
 
 
 def _upsert(session: Session) -> postgresql.Insert | sqlite.Insert:
@@ -238,38 +315,30 @@ def _upsert(session: Session) -> postgresql.Insert | sqlite.Insert:
     raise NotImplementedError(f"sign-in throttling does not support {dialect}")
 
 
-def _refuse_without_account(
-    session: Session, username: str, password: str, now: dt.datetime
-) -> str:
-    """A sign-in for a username with no local account (or no password): refused
-    exactly as a real account's wrong password would be, with the same waits.
+def _lock_throttle(session: Session, key: str, now: dt.datetime) -> tuple[int, dt.datetime]:
+    """The failures counted under ``key`` and the time of the last one.
 
-    Returns the refusal once the failure is counted (the caller commits, then
-    raises it); raises at once, writing nothing, while a wait is running.
+    Creates the row, or takes its write lock if it exists (a no-op update), before
+    reading it: attempts made in parallel for one username from one source are counted
+    one after another and cannot slip past the wait. On PostgreSQL a second inserter
+    of the same key waits at the unique index until the first one commits.
     """
-    digest = username_digest(username)
-    # Create the row, or take its write lock if it exists (a no-op update), before
-    # reading it: like the account row, attempts made in parallel are counted one
-    # after another and cannot slip past the wait. On PostgreSQL a second inserter
-    # of the same key waits at the unique index until the first one commits.
-    insert = _upsert(session).values(username_digest=digest, failed_count=0, last_failed_at=now)
+    insert = _upsert(session).values(username_digest=key, failed_count=0, last_failed_at=now)
     failed_count, last_failed_at = session.execute(
         insert.on_conflict_do_update(
             index_elements=[SignInThrottle.username_digest],
             set_={"failed_count": SignInThrottle.failed_count},
         ).returning(SignInThrottle.failed_count, SignInThrottle.last_failed_at)
     ).one()
-    remaining = _retry_wait(failed_count, last_failed_at, now)
-    if remaining:
-        # As for an account: refused before the password is looked at (no hashing,
-        # so the answer takes as long), and not counted.
-        raise SignInRefusedError(_too_many(remaining))
-    with contextlib.suppress(VerificationError, InvalidHashError):
-        _hasher.verify(_DUMMY_HASH, password or "-")
-    # Forget usernames nobody has tried for a day (this one too: it starts again at
-    # one). Rows other sign-ins hold locked are left for the next clean-up, so that
-    # two clean-ups never wait for each other (SQLite ignores FOR UPDATE; its
-    # writers run one at a time anyway).
+    return failed_count, last_failed_at
+
+
+def _count_failure(session: Session, key: str, now: dt.datetime) -> int:
+    """Count one more failure under ``key``; returns the count."""
+    # Forget keys nobody has tried for a day (this one too: it starts again at one).
+    # Rows other sign-ins hold locked are left for the next clean-up, so that two
+    # clean-ups never wait for each other (SQLite ignores FOR UPDATE; its writers run
+    # one at a time anyway).
     stale = (
         select(SignInThrottle.id)
         .where(SignInThrottle.last_failed_at < now - THROTTLE_RETENTION)
@@ -280,14 +349,38 @@ def _refuse_without_account(
         .where(SignInThrottle.id.in_(stale.scalar_subquery()))
         .execution_options(synchronize_session=False)
     )
-    insert = _upsert(session).values(username_digest=digest, failed_count=1, last_failed_at=now)
-    failures = session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[SignInThrottle.username_digest],
-            set_={"failed_count": SignInThrottle.failed_count + 1, "last_failed_at": now},
-        ).returning(SignInThrottle.failed_count)
-    ).scalar_one()
-    return _failure_message(failures)
+    insert = _upsert(session).values(username_digest=key, failed_count=1, last_failed_at=now)
+    return int(
+        session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[SignInThrottle.username_digest],
+                set_={"failed_count": SignInThrottle.failed_count + 1, "last_failed_at": now},
+            ).returning(SignInThrottle.failed_count)
+        ).scalar_one()
+    )
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    """Verify against the account's hash, or a dummy one when it has none, so that
+    the answer takes as long whether or not the account exists."""
+    try:
+        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password or "-")) and (
+            password_hash is not None
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _why_refused(user: User | None) -> str | None:
+    """What the audit trail says about a refusal that the user is told is a wrong
+    password (None: it was a wrong password)."""
+    if user is None:
+        return "no account with this username"
+    if not user.is_active:
+        return "the account is disabled"
+    if user.password_hash is None:
+        return "the account signs in only through single sign-on"
+    return None
 
 
 def authenticate(
@@ -297,8 +390,16 @@ def authenticate(
     now: dt.datetime | None = None,
     *,
     allow_demo: bool = False,
+    source: str | None = None,
 ) -> Actor:
     """Check a local password; slows down repeated failures. Raises SignInRefusedError.
+
+    Failures are counted per username *and* source (the client's address, when the
+    page knows it): someone guessing from elsewhere makes their own wait longer, not
+    the real user's. A disabled account, a username without an account and one that
+    signs in only through single sign-on are refused, counted and slowed down exactly
+    as a wrong password is, whatever password was typed, so the answers tell nothing.
+    Every refusal is audited, also those during a wait.
 
     ``allow_demo`` is true only in demo mode: a production database that was once
     seeded keeps its demo accounts, and they must not open it.
@@ -306,57 +407,68 @@ def authenticate(
     now = now or utcnow()
     username = (username or "").strip().lower() if isinstance(username, str) else ""
     password = password if isinstance(password, str) else ""
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise SignInRefusedError(WRONG_CREDENTIALS)
+    too_long = len(password) > MAX_PASSWORD_LENGTH  # never a password cupboard accepted
+    key = throttle_key(username, source)
     refusal: str | None = None
     actor: Actor | None = None
     with unit_of_work(url) as session:
-        # Take the account row's write lock before reading it, so that attempts made
-        # in parallel are counted one after another and cannot slip past the lockout.
-        session.execute(
-            update(User)
-            .where(User.username == username)
-            .values(failed_login_count=User.failed_login_count)
-            .execution_options(synchronize_session=False)
-        )
+        failed_count, last_failed_at = _lock_throttle(session, key, now)
         user = session.scalar(select(User).where(User.username == username))
-        if user is None or user.password_hash is None:
-            refusal = _refuse_without_account(session, username, password, now)
+        who = actor_of(user) if user is not None else stranger(username)
+        user_id = user.id if user is not None else None
+        remaining = _retry_wait(failed_count, last_failed_at, now)
+        if remaining:
+            # Refused before the password is even looked at: a right guess during the
+            # wait is as useless as a wrong one. Not counted, so the wait does not grow.
+            refusal = _too_many(remaining)
+            record_event(
+                session,
+                who,
+                "sign_in_refused",
+                "user",
+                user_id,
+                reason=f"{failed_count} failed sign-ins from this source; "
+                f"{remaining} s of the wait left",
+            )
+        elif (
+            user is not None
+            and user.is_active
+            # A password longer than any allowed is checked against the dummy hash:
+            # refused, in the time a real check takes.
+            and _password_matches(
+                None if too_long else user.password_hash, password[:MAX_PASSWORD_LENGTH]
+            )
+        ):
+            if user.is_demo and not allow_demo:
+                # The demo password is published on the sign-in page: saying so is no leak.
+                refusal = "Demo accounts can sign in only when cupboard runs in demo mode."
+                record_event(session, who, "sign_in_refused", "user", user.id, reason=refusal)
+            else:
+                session.execute(delete(SignInThrottle).where(SignInThrottle.username_digest == key))
+                changes: dict[str, Any] = {"failed_login_count": 0, "last_login_at": now}
+                if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+                    changes["password_hash"] = _hasher.hash(password)
+                _bookkeeping(session, user.id, **changes)
+                record_event(session, who, "sign_in", "user", user.id)
+                actor = who
         else:
-            remaining = seconds_until_retry(user, now)
-            if remaining:
-                # Refused before the password is even looked at: a right guess during the
-                # wait is as useless as a wrong one.
-                raise SignInRefusedError(_too_many(remaining))
-            try:
-                _hasher.verify(user.password_hash, password)
-            except (VerificationError, InvalidHashError):
-                # Counted and audited in this transaction, which commits; refused after it.
-                failures = user.failed_login_count + 1
+            if user is None or not user.is_active:
+                # One hash check on every path, so a refusal takes as long whether or
+                # not the account exists and is active.
+                _password_matches(None, password[:MAX_PASSWORD_LENGTH])
+            failures = _count_failure(session, key, now)
+            if user is not None:
                 _bookkeeping(
                     session,
                     user.id,
                     failed_login_count=User.failed_login_count + 1,
                     last_failed_login_at=now,
                 )
-                record_event(session, actor_of(user), "sign_in_refused", "user", user.id)
-                refusal = _failure_message(failures)
-            else:
-                if not user.is_active:
-                    refusal = "This account is disabled. Ask an administrator."
-                elif user.is_demo and not allow_demo:
-                    refusal = "Demo accounts can sign in only when cupboard runs in demo mode."
-                if refusal is not None:
-                    record_event(
-                        session, actor_of(user), "sign_in_refused", "user", user.id, reason=refusal
-                    )
-                else:
-                    changes: dict[str, Any] = {"failed_login_count": 0, "last_login_at": now}
-                    if _hasher.check_needs_rehash(user.password_hash):
-                        changes["password_hash"] = _hasher.hash(password)
-                    _bookkeeping(session, user.id, **changes)
-                    record_event(session, actor_of(user), "sign_in", "user", user.id)
-                    actor = actor_of(user)
+            record_event(
+                session, who, "sign_in_refused", "user", user_id, reason=_why_refused(user)
+            )
+            refusal = _failure_message(failures)
+    # Refused after the transaction commits, so the count and the audit row are kept.
     if refusal is not None or actor is None:
         raise SignInRefusedError(refusal or WRONG_CREDENTIALS)
     return actor
@@ -494,7 +606,7 @@ def list_accounts(ctx: ServiceContext, now: dt.datetime | None = None) -> list[A
                 is_demo=u.is_demo,
                 last_login_at=_aware(u.last_login_at) if u.last_login_at else None,
                 failed_login_count=u.failed_login_count,
-                locked_for_seconds=seconds_until_retry(u, now),
+                locked_for_seconds=seconds_until_retry(session, u.username, now),
                 version=u.version,
             )
             for u in session.scalars(select(User).order_by(User.username))
@@ -543,13 +655,22 @@ def update_user(
 
 def reset_password(ctx: ServiceContext, user_id: int, seen_version: int, new_password: str) -> None:
     """Set a new password (audited as changed, never with its value) and lift any lockout."""
-    password = validate_password(new_password)
     with ctx.writing("manage_users") as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFoundError("user", user_id)
         if user.is_demo:
             raise ValidationError("password", "demo accounts keep the published demo password")
+        password = validate_password(
+            new_password, about=(user.username, user.display_name, user.email)
+        )
+        # The waits of every source go first: a sign-in takes its throttle row before
+        # the account's, so taking them in the same order here cannot deadlock.
+        session.execute(
+            delete(SignInThrottle)
+            .where(_account_keys(user.username))
+            .execution_options(synchronize_session=False)
+        )
         apply_update(
             session,
             ctx.actor,
@@ -564,3 +685,21 @@ def reset_password(ctx: ServiceContext, user_id: int, seen_version: int, new_pas
 def count_users(url: str) -> int:
     with unit_of_work(url) as session:
         return session.scalar(select(func.count(User.id))) or 0
+
+
+def sign_in_source(peer: str | None, forwarded_for: str | None) -> str | None:
+    """The address a sign-in comes from, for its throttle (None: not known).
+
+    ``peer`` is the connection's address as Streamlit gives it (``st.context.ip_address``:
+    None when the connection comes from this machine). Behind the reverse proxy of
+    docs/deployment.md, on this machine, the peer is the proxy and the client is the
+    last address of ``X-Forwarded-For``, the one the proxy appended itself; those before
+    it are whatever the client sent. From any other peer the header is ignored: anyone
+    can write it.
+    """
+    if peer:
+        return peer
+    if forwarded_for:
+        last = forwarded_for.split(",")[-1].strip()
+        return last[:64] or None
+    return None

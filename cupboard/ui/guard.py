@@ -29,6 +29,7 @@ from cupboard.services.accounts import (
     SignInRefusedError,
     actor_for_oidc,
     authenticate,
+    sign_in_source,
     signed_in_actor,
 )
 from cupboard.services.context import ServiceContext
@@ -272,7 +273,12 @@ def render_sign_in(url: str) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            actor = authenticate(url, username, password, allow_demo=demo_mode())
+            # Failures are counted per username and address: a stranger's guesses
+            # lengthen the stranger's wait, not the user's (docs/deployment.md).
+            source = sign_in_source(
+                st.context.ip_address, st.context.headers.get("X-Forwarded-For")
+            )
+            actor = authenticate(url, username, password, allow_demo=demo_mode(), source=source)
         except SignInRefusedError as refusal:
             st.error(str(refusal), icon="⛔")
         else:

@@ -95,14 +95,37 @@ def test_wrong_password_and_unknown_user_get_the_same_refusal(database_url: str)
     assert user.version == 1
 
 
-@pytest.mark.parametrize("password", ["short", "x" * 1025, 12345678901])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "short",
+        "x" * 1025,
+        12345678901,
+        " " * 10,
+        "aaaaaaaaaa",
+        "nurse.kelly",  # the username
+        "Kelly Nurse1",  # the display name
+        "password123",
+        "qwertyuiop",
+    ],
+)
 def test_unacceptable_passwords_are_refused_naming_the_field(
     database_url: str, password: object
 ) -> None:
     with pytest.raises(ValidationError, match=r"^password:"):
-        _local(database_url, password=password)
+        _local(database_url, "nurse.kelly", display_name="Kelly Nurse", password=password)
     with unit_of_work(database_url) as session:
         assert session.scalar(select(func.count(User.id))) == 0
+
+
+def test_a_password_reset_refuses_a_password_easy_to_guess(
+    database_url: str, contexts: dict[str, ServiceContext]
+) -> None:
+    user_id = _local(database_url, "nurse.kelly")
+    for weak in ("nurse.kelly", "aaaaaaaaaa", " " * 10):
+        with pytest.raises(ValidationError, match=r"^password: is too easy to guess"):
+            accounts.reset_password(contexts["admin"], user_id, 1, weak)
+    assert authenticate(database_url, "nurse.kelly", PASSWORD, now=T0).user_id == user_id
 
 
 # --- throttling ---------------------------------------------------------------------
@@ -139,8 +162,8 @@ def test_each_further_failure_doubles_the_wait(database_url: str) -> None:
     for _ in range(6):
         with pytest.raises(SignInRefusedError):
             authenticate(database_url, "nurse.k", "wrong password!", now=now)
-        user = _user(database_url, "nurse.k")
-        waits.append(accounts.seconds_until_retry(user, now))
+        with unit_of_work(database_url) as session:
+            waits.append(accounts.seconds_until_retry(session, "nurse.k", now))
         now += dt.timedelta(seconds=waits[-1])  # wait exactly as long as told
     assert waits == [0, 0, 5, 10, 20, 40]
 
@@ -172,17 +195,35 @@ def test_parallel_guesses_cannot_slip_past_the_lockout(database_url: str) -> Non
 # --- disabled and demo accounts -------------------------------------------------------
 
 
-def test_disabled_account_is_refused_with_the_right_password(
+def test_a_disabled_account_answers_as_a_wrong_password_does(
     database_url: str, contexts: dict[str, ServiceContext]
 ) -> None:
+    """The right password of a disabled account must not be confirmed: the answers,
+    and the waits, are those of wrong passwords."""
     user_id = _local(database_url)
+    _local(database_url, "nurse.j")
     accounts.update_user(contexts["admin"], user_id, 1, {"is_active": False})
-    with pytest.raises(SignInRefusedError, match="disabled"):
-        authenticate(database_url, "nurse.k", PASSWORD, now=T0)
-    with pytest.raises(SignInRefusedError, match=r"^Wrong username or password\.$"):
-        authenticate(database_url, "nurse.k", "wrong password!", now=T0)
+
+    def answers(username: str, password: str) -> list[str]:
+        told = []
+        for attempt in range(4):
+            with pytest.raises(SignInRefusedError) as refused:
+                authenticate(
+                    database_url, username, password, now=T0 + dt.timedelta(seconds=attempt)
+                )
+            told.append(str(refused.value))
+        return told
+
+    disabled_right = answers("nurse.k", PASSWORD)
+    assert disabled_right == answers("nurse.j", "wrong password!")
+    assert disabled_right[0] == "Wrong username or password."
+    assert not any("disabled" in answer for answer in disabled_right)
     assert signed_in_actor(database_url, user_id) is None
-    assert [e.reason for e in _events(database_url, user_id, "sign_in")] == []
+    assert _events(database_url, user_id, "sign_in") == []
+    # The administrators see why; the trail does not say whether the password was right.
+    refused = _events(database_url, user_id, "sign_in_refused")
+    assert [e.reason for e in refused][:3] == ["the account is disabled"] * 3
+    assert "right" not in " ".join(e.reason or "" for e in refused)
 
 
 def test_demo_accounts_sign_in_only_in_demo_mode(database_url: str) -> None:
