@@ -2,7 +2,8 @@
 
 Lead times against the SVF targets, workup at the first MDT, decision mix, favourable
 subtypes, primaries found and meeting load, for a period, navigator and oncologist.
-Every chart saves as PNG (camera in its toolbar) and gives its data as CSV.
+Every chart saves as PNG (camera in its toolbar) and gives its data as CSV; the lead
+times' CSV has a row per case, so only roles that may export get it, audited.
 """
 
 import datetime as dt
@@ -27,6 +28,7 @@ from cupboard.services.settings import (
     set_lead_time_targets,
 )
 from cupboard.ui.cache import cached_read
+from cupboard.ui.downloads import download_button
 from cupboard.ui.guard import page_guard, show_error
 from cupboard.validation import EARLIEST_CLINICAL_DATE
 
@@ -117,14 +119,14 @@ def days(value: float | None) -> str:
 def chart(
     slug: str,
     figure: go.Figure,
-    data: pd.DataFrame,
+    data: pd.DataFrame | Callable[[], bytes] | None,
     period: str,
-    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> None:
     """A chart with PNG export in its toolbar and its data as a CSV download.
 
-    The CSV (``prepare``-d first, if given) is made when the button is clicked, not on
-    every rerun; Streamlit makes it in another thread, from this run's frame.
+    The CSV is made when the button is clicked, not on every rerun; Streamlit makes it
+    in another thread, from this run's frame or through the service (``data`` a
+    function). No button when ``data`` is None.
     """
     st.plotly_chart(
         figure,
@@ -132,28 +134,28 @@ def chart(
         theme=None,
         key=f"chart_{slug}",
     )
+    if data is None:
+        return
+    if callable(data):
+        # Case data: built by the export service at the click, gone from the server soon
+        # after, like the case page's exports.
+        download_button(
+            "Download the data (CSV)",
+            data,
+            file_name=f"cupboard_{slug}_{period}.csv",
+            mime="text/csv",
+            key=f"csv_{slug}",
+        )
+        return
     st.download_button(
         "Download the data (CSV)",
-        data=functools.partial(csv_of, data, prepare),
+        data=functools.partial(metrics.to_csv, data),
         file_name=f"cupboard_{slug}_{period}.csv",
         mime="text/csv",
         key=f"csv_{slug}",
         on_click="ignore",
         icon=":material/download:",
     )
-
-
-def csv_of(frame: pd.DataFrame, prepare: Callable[[pd.DataFrame], pd.DataFrame] | None) -> bytes:
-    return metrics.to_csv(prepare(frame) if prepare else frame)
-
-
-def dated(frame: pd.DataFrame) -> pd.DataFrame:
-    """Timestamps as plain dates for the CSV."""
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.date
-    return out
 
 
 def forget_targets_form(targets: LeadTimeTargets | None = None) -> None:
@@ -351,7 +353,14 @@ else:
             f"({report.waiting_past_longest} already past the longest target) and are not "
             "in the share."
         )
-        chart("lead_times", figures["lead_times"], report.lead, period, prepare=dated)
+        # One row per case: an export of case data, for the roles that may export,
+        # made and audited by the service when clicked.
+        lead_csv = (
+            functools.partial(service.export_lead_times, ctx, filters, lead_times, endpoint, today)
+            if may(ctx.actor.role, "export_data")
+            else None
+        )
+        chart("lead_times", figures["lead_times"], lead_csv, period)
         chart("within_target", figures["within_target"], report.within_by_class, period)
 
         st.subheader("Workup at the first MDT")

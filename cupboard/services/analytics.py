@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from cupboard import analytics as metrics
 from cupboard.analytics import (
     AGENDA_COLUMNS,
     CASE_COLUMNS,
@@ -30,9 +31,11 @@ from cupboard.analytics import (
     EXTENDED_WORKUP_CODES,
     NOT_EXPECTED_STATUSES,
     WORKUP_COLUMNS,
+    Endpoint,
 )
 from cupboard.errors import ValidationError
 from cupboard.guidance import CaseProfile
+from cupboard.knowledge.pathway import LeadTime
 from cupboard.models import (
     AgendaItem,
     Case,
@@ -42,6 +45,7 @@ from cupboard.models import (
     User,
 )
 from cupboard.services import case_record
+from cupboard.services.audit import record_event
 from cupboard.services.context import ServiceContext
 
 
@@ -262,3 +266,38 @@ def load_profiles(
         )
         batch = case_record.load_profiles(session, cohort_ids, today or dt.date.today())
     return {case_id: batch.profiles[case_id] for case_id in cohort_ids}
+
+
+def export_lead_times(
+    ctx: ServiceContext,
+    filters: AnalyticsFilter,
+    lead_times: Sequence[LeadTime],
+    endpoint: Endpoint = "decision",
+    today: dt.date | None = None,
+) -> bytes:
+    """The lead-time chart's data as CSV, one row per cohort case (case number, dates,
+    days, target, whether it was met): an export of case data, so it needs the export
+    permission and is audited, like the other exports. Made when the user clicks."""
+    _check(filters)
+    today = today or dt.date.today()
+    # Refused (and the refusal audited) before any case is read.
+    ctx.require("export_data")
+    data = load_analytics(ctx, filters, today)
+    lead = metrics.lead_times(data.cases, data.decisions, lead_times, today, endpoint)
+    for column in lead.columns:
+        if pd.api.types.is_datetime64_any_dtype(lead[column]):
+            lead[column] = lead[column].dt.date  # days, as the clinic counts them
+    exported = metrics.to_csv(lead)
+    with ctx.writing("export_data") as session:
+        record_event(
+            session,
+            ctx.actor,
+            "export",
+            "cohort",  # the period's cases, as the cohort export records itself
+            None,
+            reason=f"lead times CSV, {len(lead)} cases, pathway start "
+            f"{filters.start.isoformat()} to {filters.end.isoformat()}, "
+            f"navigator {filters.navigator_id or 'any'}, "
+            f"oncologist {filters.oncologist_id or 'any'}, endpoint {endpoint}",
+        )
+    return exported

@@ -54,7 +54,7 @@ def test_renders_the_demo_cohort(open_page: Callable[..., Any], demo: str) -> No
     lead = figure(app, "Days from pathway start")
     assert {shape["x0"] for shape in lead["layout"]["shapes"]} >= {28.5, 48.5}
     downloads = app.get("download_button")
-    assert len(downloads) == CHARTS
+    assert len(downloads) == CHARTS - 1  # a viewer gets no per-case CSV
     assert all(d.proto.label == "Download the data (CSV)" for d in downloads)
     assert not app.error
     # Everyone sees the targets in use; only administrators get the form.
@@ -217,7 +217,7 @@ def test_the_csv_is_made_when_downloaded(
         return button(label, data, **kwargs)
 
     monkeypatch.setattr(st, "download_button", recording)
-    app = open_page(PAGE, role="viewer")
+    app = open_page(PAGE, role="navigator")
     assert not app.exception and len(given) == CHARTS
     assert all(callable(data) for data in given.values())
     lead = pd.read_csv(io.BytesIO(given["csv_lead_times"]()))
@@ -225,3 +225,57 @@ def test_the_csv_is_made_when_downloaded(
     assert lead["pathway_start"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()  # dates, no times
     mix = pd.read_csv(io.BytesIO(given["csv_decision_mix"]()))
     assert set(mix["period"]) and mix["decisions"].sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("role", "per_case_csv"),
+    [
+        ("viewer", False),
+        ("admin", False),
+        ("navigator", True),
+        ("oncologist", True),
+        ("chair", True),
+        ("pathologist", True),
+    ],
+)
+def test_the_per_case_csv_is_offered_only_to_roles_that_may_export(
+    open_page: Callable[..., Any],
+    demo: str,
+    monkeypatch: pytest.MonkeyPatch,
+    role: str,
+    per_case_csv: bool,
+) -> None:
+    import streamlit as st
+
+    given: dict[str, Any] = {}
+    button = st.download_button
+
+    def recording(label: str, data: Any, **kwargs: Any) -> bool:
+        given[kwargs["key"]] = data
+        return button(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    app = open_page(PAGE, role=role)
+    assert not app.exception and len(app.get("plotly_chart")) == CHARTS
+    assert ("csv_lead_times" in given) is per_case_csv
+    assert len(given) == CHARTS - (0 if per_case_csv else 1)  # the summaries stay
+    if per_case_csv:
+        before = _exports(demo)
+        given["csv_lead_times"]()  # the click
+        [row] = _exports(demo)[len(before) :]
+        assert (row.actor_username, row.entity) == (f"test-{role}", "cohort")
+        assert row.reason.startswith("lead times CSV, 40 cases")
+
+
+def _exports(url: str) -> list[Any]:
+    from sqlalchemy import select
+
+    from cupboard.db import unit_of_work
+    from cupboard.models import AuditEvent
+
+    with unit_of_work(url) as session:
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id)
+            )
+        )
