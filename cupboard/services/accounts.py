@@ -690,12 +690,13 @@ def count_users(url: str) -> int:
 def sign_in_source(peer: str | None, forwarded_for: str | None) -> str | None:
     """The address a sign-in comes from, for its throttle (None: not known).
 
-    ``peer`` is the connection's address as Streamlit gives it (``st.context.ip_address``:
-    None when the connection comes from this machine). Behind the reverse proxy of
-    docs/deployment.md, on this machine, the peer is the proxy and the client is the
-    last address of ``X-Forwarded-For``, the one the proxy appended itself; those before
-    it are whatever the client sent. From any other peer the header is ignored: anyone
-    can write it.
+    ``peer`` is the client's address as Streamlit gives it (``st.context.ip_address``).
+    Behind the reverse proxy of docs/deployment.md, on this machine, Streamlit's web
+    server already takes it from ``X-Forwarded-For``: the last address there, the one the
+    proxy appended itself (those before it are whatever the client sent). When Streamlit
+    gives None (a connection from this machine) that last address is taken here: only a
+    process on this machine, the proxy, can have sent the header. From any other peer
+    the header is ignored: anyone can write it.
     """
     if peer:
         return peer
