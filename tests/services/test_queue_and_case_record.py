@@ -100,12 +100,15 @@ def test_agenda_rows_count_workup_and_pick_the_latest_ecog_by_date(
     assert rows[0].question == "Fit for chemotherapy?"
     woman_row = rows[1]
     applies_to_women = [i.code for i in INVESTIGATIONS if i.applies_to in ("all", "female")]
-    # mammography was taken out; ct_cap and biopsy are finished with; her bone
-    # metastases add the myeloma screen [SVF block A].
-    assert woman_row.workup_total == len(applies_to_women) - 1 + 1
+    # ct_cap and biopsy are finished with; her bone metastases add the myeloma screen
+    # [SVF block A]; mammography, marked not indicated, is required for a woman and is
+    # to request again once her ECOG is recorded (the workup follows the record).
+    assert woman_row.workup_total == len(applies_to_women) + 1
     assert woman_row.workup_done == 2
-    assert woman_row.workup_label == f"2/{len(applies_to_women) - 1}"
-    assert set(woman_row.outstanding) == set(applies_to_women) - {"ct_cap", "biopsy", "mammography"}
+    assert woman_row.workup_label == f"2/{len(applies_to_women) + 1}"
+    assert set(woman_row.outstanding) == (
+        set(applies_to_women) - {"ct_cap", "biopsy"} | {"myeloma_screen"}
+    )
     assert "blood_panel" in woman_row.outstanding  # booked is still outstanding
     assert (woman_row.ecog, woman_row.ecog_on) == (2, TODAY - dt.timedelta(days=1))
     assert rows[0].ecog is None and rows[0].ecog_on is None
