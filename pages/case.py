@@ -108,7 +108,6 @@ if may(ctx.actor.role, "export_data"):
             fhir_download_button(ctx, case_id)
 panels.status_control(ctx, header, key=f"case_{case_id}")
 panels.diagnosis_control(ctx, header, key=f"case_{case_id}")
-panels.symptoms_control(ctx, header, key=f"case_{case_id}")
 
 workup_tab, findings_tab, ecog_tab, decision_tab, history_tab = st.tabs(
     list(TABS), key=tabs_key, on_change="rerun"
@@ -125,6 +124,8 @@ if findings_tab.open:
         left, right = st.columns([3, 2], gap="large")
         with left:
             st.subheader("Findings")
+            # Symptoms direct the workup and are read by the guidance beside them.
+            panels.symptoms_control(ctx, header, key=f"case_{case_id}")
             panels.findings_summary(record.findings, picture=record.picture)
             panels.findings_forms(ctx, case_id)
         with right:

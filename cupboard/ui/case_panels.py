@@ -128,13 +128,21 @@ def identity_lines(header: CaseHeader) -> list[str]:
     return lines
 
 
+def working_diagnosis(header: CaseHeader) -> str:
+    """The working diagnosis in the clinic's words: "Provisional CUP", "Primary found: Lung"."""
+    if header.primary_found_site:
+        return f"Primary found: {PRIMARY_SITES.get(header.primary_found_site, '')}"
+    return header.diagnostic_stage_label
+
+
 def case_caption(header: CaseHeader) -> str:
-    """Pseudonymous summary line: sex, age, status, pathway day, sites, earlier cancer."""
+    """Pseudonymous summary line: sex, age, working diagnosis, status, pathway day,
+    sites, earlier cancer."""
     sites = ", ".join(header.site_labels) or "sites not recorded"
     lesions = f" · {header.lesion_count} lesions" if header.lesion_count is not None else ""
     prior = f" · prior malignancy: {header.prior_malignancy}" if header.prior_malignancy else ""
     return (
-        f"{header.sex}, {header.age} y · {header.status_label} · "
+        f"{header.sex}, {header.age} y · {working_diagnosis(header)} · {header.status_label} · "
         f"pathway day {header.pathway_day} · {sites}{lesions}{prior}"
     )
 
@@ -191,14 +199,11 @@ def status_control(ctx: ServiceContext, header: CaseHeader, *, key: str) -> None
 
 def diagnosis_control(ctx: ServiceContext, header: CaseHeader, *, key: str) -> None:
     """The working diagnosis (MUO → provisional CUP → confirmed CUP → primary found),
-    changed by an oncologist or the chair; others see it. A change saved by someone
-    else since the page was drawn is refused as a conflict."""
+    changed by an oncologist or the chair; others read it in the banner
+    (:func:`case_caption`). A change saved by someone else since the page was drawn is
+    refused as a conflict."""
     show_flash(f"{key}_stage")
-    current = header.diagnostic_stage_label
-    if header.primary_found_site:
-        current = f"Primary found: {PRIMARY_SITES.get(header.primary_found_site, '')}"
     if not may(ctx.actor.role, STAGE_ACTION):
-        st.caption(esc(f"Working diagnosis: {current}"))
         return
     stage_key = f"{key}_stage_{header.version}"
     site_key = f"{key}_stage_site_{header.version}"
