@@ -7,15 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from cupboard import validation as v
-from cupboard.errors import NotFoundError, ValidationError
+from cupboard.errors import ConflictError, MissedChange, NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DECISION_KINDS_BY_CODE, LOCAL_MODALITIES
 from cupboard.knowledge.sites import PRIMARY_SITES
-from cupboard.models import Decision, MdtMeeting
-from cupboard.services.audit import apply_update, record_creation
+from cupboard.models import Decision, MdtMeeting, User
+from cupboard.services.audit import apply_update, record_creation, to_json
 from cupboard.services.cases import get_case
 from cupboard.services.context import ServiceContext
 from cupboard.services.meetings import validate_attendees
+from cupboard.stored_values import display_value
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,20 @@ def validate_decision(draft: DecisionDraft, today: dt.date) -> dict[str, Any]:
 
 
 def record_decision(
-    ctx: ServiceContext, case_id: int, draft: DecisionDraft, today: dt.date | None = None
+    ctx: ServiceContext,
+    case_id: int,
+    draft: DecisionDraft,
+    today: dt.date | None = None,
+    *,
+    seen_decision_id: int | None = None,
 ) -> int:
-    """Record the board's decision; the case moves to 'decision recorded'."""
+    """Record the board's decision; the case moves to 'decision recorded'.
+
+    A case has one current decision per meeting (per day, outside a meeting).
+    ``seen_decision_id`` is the current one the user's screen showed for that meeting
+    (None: it showed none). If someone else recorded one meanwhile, nothing is saved
+    and the error says what they decided; if the user saw it, they amend it instead.
+    """
     today = today or dt.date.today()
     values = validate_decision(draft, today)
     with ctx.writing("record_decision") as session:
@@ -84,9 +100,18 @@ def record_decision(
         meeting_id = values["meeting_id"]
         if meeting_id is not None and session.get(MdtMeeting, meeting_id) is None:
             raise NotFoundError("meeting", meeting_id)
+        standing = _current_decision(session, case_id, meeting_id, values["decided_on"])
+        if standing is not None:
+            if standing.id == seen_decision_id:
+                raise ValidationError(
+                    "decision",
+                    f"this case already has a current decision {_occasion(standing)}; "
+                    "amend it instead of recording another",
+                )
+            raise _decided_by_someone_else(session, standing)
         decision = Decision(case_id=case_id, decided_by_id=ctx.actor.user_id, **values)
         session.add(decision)
-        record_creation(session, ctx.actor, decision)
+        _create_or_lose_the_race(session, ctx, decision)
         if case.status not in ("decision_recorded", "in_treatment", "closed"):
             apply_update(session, ctx.actor, case, {"status": "decision_recorded"}, case.version)
         return decision.id
@@ -109,9 +134,15 @@ def amend_decision(
         old = session.get(Decision, decision_id)
         if old is None:
             raise NotFoundError("decision", decision_id)
-        if old.superseded:
+        if old.superseded and old.version == seen_version:
             raise ValidationError("decision", "was already amended; amend the latest version")
         apply_update(session, ctx.actor, old, {"superseded": True}, seen_version, reason)
+        # Moved to another meeting (or day) that has a current decision of its own?
+        standing = _current_decision(
+            session, old.case_id, values["meeting_id"], values["decided_on"]
+        )
+        if standing is not None:
+            raise _decided_by_someone_else(session, standing)
         new = Decision(
             case_id=old.case_id,
             decided_by_id=ctx.actor.user_id,
@@ -119,8 +150,84 @@ def amend_decision(
             **values,
         )
         session.add(new)
-        record_creation(session, ctx.actor, new, reason=reason)
+        _create_or_lose_the_race(session, ctx, new, reason=reason)
         return new.id
+
+
+class DecisionConflictError(ConflictError):
+    """Someone else recorded the case's decision for this meeting first; nothing of
+    the user's was saved. Says what the board's record now holds."""
+
+    def __init__(self, standing: MissedChange, decision_id: int, occasion: str) -> None:
+        super().__init__("decision", decision_id, (standing,))
+        self.args = (
+            f"Conflict: {standing.by} recorded the decision for this case {occasion} at "
+            f"{standing.at}: {display_value(standing.after)}. Nothing of yours was "
+            "saved. Reload to see it, and amend it if the board decided otherwise.",
+        )
+
+
+def _current_decision(
+    session: Session, case_id: int, meeting_id: int | None, decided_on: dt.date
+) -> Decision | None:
+    """The case's current decision for a meeting, or for a day outside any meeting."""
+    query = select(Decision).where(Decision.case_id == case_id, Decision.superseded.is_(False))
+    if meeting_id is not None:
+        query = query.where(Decision.meeting_id == meeting_id)
+    else:
+        query = query.where(Decision.meeting_id.is_(None), Decision.decided_on == decided_on)
+    return session.scalars(query.order_by(Decision.id).limit(1)).first()
+
+
+def _occasion(decision: Decision) -> str:
+    if decision.meeting_id is not None:
+        return "at this meeting"
+    return f"for {decision.decided_on.isoformat()} outside a meeting"
+
+
+def _in_words(decision: Decision) -> str:
+    kind = DECISION_KINDS_BY_CODE[decision.code]
+    detail = getattr(decision, kind.required_detail) if kind.required_detail else None
+    if decision.code == "site_specific" and detail in PRIMARY_SITES:
+        detail = PRIMARY_SITES[detail]
+    words = f"{kind.label} ({detail})" if detail else kind.label
+    return f"{words}; rationale: {decision.rationale}"
+
+
+def _decided_by_someone_else(session: Session, standing: Decision) -> DecisionConflictError:
+    by = session.scalar(select(User.display_name).where(User.id == standing.decided_by_id))
+    return DecisionConflictError(
+        MissedChange(
+            field="decision",
+            before=None,
+            after=to_json(_in_words(standing)),
+            by=by or "someone",
+            at=_aware(standing.created_at).strftime("%Y-%m-%d %H:%M UTC"),
+        ),
+        standing.id,
+        _occasion(standing),
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _create_or_lose_the_race(
+    session: Session, ctx: ServiceContext, decision: Decision, reason: str | None = None
+) -> None:
+    """Insert the decision; if another save for the same meeting committed between our
+    check and our insert, the database's unique index refuses ours (migration 0004)
+    and the user is told what the other person decided."""
+    try:
+        record_creation(session, ctx.actor, decision, reason=reason)
+    except IntegrityError:
+        values = (decision.case_id, decision.meeting_id, decision.decided_on)
+        with Session(session.get_bind()) as fresh:
+            standing = _current_decision(fresh, *values)
+            if standing is None:
+                raise
+            raise _decided_by_someone_else(fresh, standing) from None
 
 
 def update_follow_up(

@@ -1446,6 +1446,9 @@ def decision_form(
             type="primary",
             on_click=_save_decision,
             args=(ctx, case_id, key, form_key, code, meeting_id, chair_id, amend, chairs),
+            # The current decisions this screen shows: saving carries them, so a
+            # decision someone else recorded meanwhile is a conflict, not a second one.
+            kwargs={"seen": _decisions_seen(record)},
         )
     if compact and attendees:
         st.caption("Attendees: the meeting's list.")
@@ -1463,6 +1466,21 @@ def _attendee_options(
     return list(dict.fromkeys(options))
 
 
+def _decisions_seen(record: CaseRecord) -> tuple[tuple[int | None, dt.date, int], ...]:
+    """(meeting, day, decision id) of each current decision the screen shows."""
+    return tuple((d.meeting_id, d.decided_on, d.id) for d in record.current_decisions)
+
+
+def _seen_for(
+    seen: Sequence[tuple[int | None, dt.date, int]], meeting_id: int | None, day: object
+) -> int | None:
+    """The current decision the user saw for this meeting (for this day outside one)."""
+    for seen_meeting, seen_day, decision_id in seen:
+        if seen_meeting == meeting_id and (meeting_id is not None or seen_day == day):
+            return decision_id
+    return None
+
+
 def _save_decision(
     ctx: ServiceContext,
     case_id: int,
@@ -1473,6 +1491,7 @@ def _save_decision(
     chair_id: int | None,
     amend: DecisionRow | None,
     chairs: dict[int, int | None],
+    seen: Sequence[tuple[int | None, dt.date, int]] = (),
 ) -> None:
     state = st.session_state
     detail_field = DECISION_KINDS_BY_CODE[code].required_detail
@@ -1502,7 +1521,8 @@ def _save_decision(
     )
     try:
         if amend is None:
-            record_decision(ctx, case_id, draft)
+            seen_id = _seen_for(seen, draft.meeting_id, draft.decided_on)
+            record_decision(ctx, case_id, draft, seen_decision_id=seen_id)
         else:
             amend_decision(
                 ctx, amend.id, amend.version, draft, state.get(f"{form_key}_reason") or ""

@@ -416,12 +416,13 @@ def test_record_decision_stores_a_whole_valid_decision_or_nothing(
 ) -> None:
     ctx = contexts["chair"]
     url = ctx.database_url
-    case_id = make_case()
 
     @FUZZ
     @given(example=spoiled(DRAFT, {"attendees": HOSTILE_ATTENDEES}))
     def check(example: tuple[dict[str, Any], str | None]) -> None:
         values, field = example
+        # A case of its own: a case has one current decision per day outside a meeting.
+        case_id = make_case()
         count = _count(url, Decision)
         ids: list[int] = []
         error = _attempt(
