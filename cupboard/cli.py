@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
+    from cupboard.permissions import Actor
     from cupboard.services.context import ServiceContext
 
 
@@ -176,10 +177,17 @@ def _run(args: argparse.Namespace) -> int:
             print("--cases: must be between 1 and 100000", file=sys.stderr)
             return 2
         from cupboard.db import database_url, upgrade_database
+        from cupboard.services.installation import ProductionDatabaseError, claim_for_demo
         from db.demo_cohort import seed_demo_cohort
 
         url = database_url()
         upgrade_database(url)
+        try:
+            # Synthetic patients and the published demo accounts never go into a
+            # database that holds anything real (issue 14).
+            claim_for_demo(url)
+        except ProductionDatabaseError as refused:
+            return _fail(str(refused))
         report = seed_demo_cohort(url, cases=args.cases, seed=args.seed)
         print(report)
         return 0
@@ -218,7 +226,7 @@ def _interop(args: argparse.Namespace) -> int:
     from cupboard.db import database_url, upgrade_database
     from cupboard.errors import CupboardError
     from cupboard.services.context import ServiceContext
-    from cupboard.services.interop import CLI_ACTOR, actor_for_username
+    from cupboard.services.interop import CLI_ACTOR
 
     problem = _check_output(getattr(args, "output", None))
     if problem:
@@ -226,7 +234,7 @@ def _interop(args: argparse.Namespace) -> int:
     url = database_url()
     upgrade_database(url)
     try:
-        actor = actor_for_username(url, args.as_user) if args.as_user else CLI_ACTOR
+        actor = _acting_as(url, args.as_user) if args.as_user else CLI_ACTOR
         ctx = ServiceContext(url, actor)
         if args.command == "export-fhir":
             return _export_fhir(ctx, args)
@@ -235,6 +243,22 @@ def _interop(args: argparse.Namespace) -> int:
         return _import(ctx, args)
     except CupboardError as refused:
         return _fail(str(refused))
+
+
+def _acting_as(url: str, username: str) -> Actor:
+    """``--as USERNAME``: that account, but never a demo account outside demo mode
+    (their password is published)."""
+    from cupboard.errors import CupboardError
+    from cupboard.services.installation import is_demo_account
+    from cupboard.services.interop import actor_for_username
+    from cupboard.startup import demo_mode
+
+    actor = actor_for_username(url, username)
+    if is_demo_account(url, actor.user_id) and not demo_mode(url):
+        raise CupboardError(
+            f"--as: {actor.username} is a demo account; demo accounts act only in demo mode"
+        )
+    return actor
 
 
 class _Output:
@@ -365,6 +389,11 @@ def _import(ctx: ServiceContext, args: argparse.Namespace) -> int:
             print("dry run: nothing was written; nothing to import")
         return 1 if report.problems else 0
     result = commit(ctx, content, source)
+    # Real patients make the database production at once, so that a demo server running
+    # on it stops letting the published demo accounts in (issue 14).
+    from cupboard.services.installation import settle
+
+    settle(ctx.database_url)
     print(f"committed: {result.summary}")
     return 1 if result.problems else 0
 

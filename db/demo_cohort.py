@@ -13,12 +13,14 @@ seconds, and each patient and case gets a ``create`` audit event naming the seed
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from argon2 import PasswordHasher
 from sqlalchemy import func, insert, select, text
 
 from cupboard.db import get_engine, unit_of_work
@@ -41,11 +43,12 @@ from cupboard.models import (
     utcnow,
 )
 from cupboard.permissions import SYSTEM_ACTOR
-from cupboard.services.accounts import create_user
+from cupboard.services import installation
+from cupboard.services.audit import record_creation
 from cupboard.services.cases import initial_workup_statuses
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only, shown on the sign-in page
-SEED_REASON = "synthetic demo cohort"
+SEED_REASON = installation.SEED_REASON
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str | None], ...] = (
     ("demo-chair", "Dr Demo Chair (MDT chair)", "chair", "oncology"),
@@ -341,33 +344,34 @@ def _max_id(session: Any, model: Any) -> int:
     return session.scalar(select(func.coalesce(func.max(model.id), 0))) or 0
 
 
+@functools.cache
+def demo_password_hash() -> str:
+    """The argon2 hash of the published demo password, made once per process: every
+    demo account shares that password anyway, and hashing is deliberately slow.
+    Signing in still verifies the password against it."""
+    return PasswordHasher().hash(DEMO_PASSWORD)
+
+
 def _ensure_staff(url: str) -> dict[str, int]:
+    """The demo accounts and the synthetic staff, all marked demo (one transaction)."""
     with unit_of_work(url) as session:
         existing = {u.username: u.id for u in session.scalars(select(User))}
-    for username, display_name, role, discipline in DEMO_ACCOUNTS:
-        if username not in existing:
-            existing[username] = create_user(
-                url,
-                SYSTEM_ACTOR,
-                username=username,
-                display_name=display_name,
-                role=role,
-                password=DEMO_PASSWORD,
-                discipline=discipline,
-                is_demo=True,
-            )
-    for username, display_name, role, discipline in STAFF:
-        if username not in existing:
-            existing[username] = create_user(
-                url,
-                SYSTEM_ACTOR,
+        accounts = [(*a, True) for a in DEMO_ACCOUNTS] + [(*a, False) for a in STAFF]
+        for username, display_name, role, discipline, signs_in in accounts:
+            if username in existing:
+                continue
+            user = User(
                 username=username,
                 display_name=display_name,
                 role=role,
                 discipline=discipline,
-                email=f"{username}@example.invalid",
+                password_hash=demo_password_hash() if signs_in else None,
+                email=None if signs_in else f"{username}@example.invalid",
                 is_demo=True,
             )
+            session.add(user)
+            record_creation(session, SYSTEM_ACTOR, user, reason=SEED_REASON)
+            existing[username] = user.id
     return existing
 
 

@@ -36,6 +36,7 @@ from cupboard.errors import CupboardError, NotFoundError, ValidationError
 from cupboard.knowledge.decisions import DISCIPLINES
 from cupboard.models import SignInThrottle, User, utcnow
 from cupboard.permissions import ROLES, Actor
+from cupboard.services import installation
 from cupboard.services.audit import apply_update, record_creation, record_event
 from cupboard.services.context import ServiceContext
 
@@ -222,6 +223,15 @@ def create_user(
             select(User.id).where(User.oidc_subject == subject)
         ):
             raise ValidationError("oidc_subject", "is already linked to another account")
+        # An account made by a demo account (demo-admin) is a demo account too, so it
+        # cannot open the database once demo mode is off; a real one makes the database
+        # production for good (cupboard/services/installation.py, issue 14).
+        if actor.user_id is not None and session.scalar(
+            select(User.is_demo).where(User.id == actor.user_id)
+        ):
+            is_demo = True
+        if not is_demo:
+            installation.mark_production(session, f"holds the account {values['username']}")
         user = User(
             **values,
             password_hash=_hasher.hash(password) if password is not None else None,
