@@ -139,6 +139,7 @@ def test_a_deactivated_users_workup_save_is_refused_and_signs_them_out(
     sign_in(page, "demo-navigator")
     editor = page.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
     editor.wait_for()
+    editor.scroll_into_view_if_needed()
     box = editor.bounding_box()
     assert box is not None
     from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
