@@ -443,6 +443,31 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
 
 
+class Trial(Base):
+    """A clinical trial this centre can offer (issue 19): the register the board matches
+    cases against. ``criteria`` holds the structured eligibility of cupboard/trials.py,
+    validated before it is stored; ``eligibility_text`` keeps the registry's own wording
+    for reading, since the structured criteria are completed by hand and may simplify it.
+    """
+
+    __tablename__ = "trials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(40), unique=True)  # NCT or EU CT number
+    title: Mapped[str] = mapped_column(String(300))
+    phase: Mapped[str | None] = mapped_column(String(40))
+    site_contact: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="recruiting")
+    conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON)
+    eligibility_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (CheckConstraint("status IN ('recruiting','closed')", name="status"),)
+
+
 EDITABLE_TABLES: tuple[str, ...] = tuple(
     t.name for t in Base.metadata.sorted_tables if "version" in t.c
 )

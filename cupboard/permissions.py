@@ -12,6 +12,7 @@ Each role gets the writes its work needs and no more:
 - oncologist: findings and decisions, and the navigator's clinical writes (a
   referring oncologist often registers and works up the case);
 - chair: as oncologist, and runs the meeting (stamps the discussion of each case);
+- navigator and chair keep the trial register (the navigator as trial coordinator);
 - pathologist: histopathology, IHC and molecular findings only;
 - viewer: reads the board, nothing else (not even the audit trail);
 - admin: user accounts and settings. An administrator reads the board to support
@@ -52,6 +53,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "manage_settings": ("admin",),
     "import_data": ("navigator",),
     "export_data": ("navigator", "oncologist", "chair", "pathologist"),
+    # The trial register: the navigator coordinates trials, the chair offers them.
+    "manage_trials": ("navigator", "chair"),
 }
 
 

@@ -16,7 +16,7 @@ from cupboard.db import unit_of_work
 from cupboard.errors import PermissionDeniedError
 from cupboard.models import Base, Decision, Investigation
 from cupboard.permissions import PERMISSIONS, ROLES, allowed_actions, may
-from cupboard.services import accounts, audit_trail, case_record, interop, settings
+from cupboard.services import accounts, audit_trail, case_record, interop, settings, trials
 from cupboard.services.cases import Referral, register_referral, update_case
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, record_decision, update_follow_up
@@ -134,6 +134,9 @@ CALLS: dict[str, Callable[[ServiceContext, Board], object]] = {
     ),
     # An export writes no clinical data, but is itself recorded in the audit trail.
     "export_data": lambda ctx, b: interop.export_cohort(ctx, "csv"),
+    "manage_trials": lambda ctx, b: trials.add_trial(
+        ctx, trials.TrialDraft(f"NCT{90000000 + next(_unique)}", "Probe trial")
+    ),
 }
 # Actions whose service function another issue is still building: the test says so.
 NOT_BUILT_YET: dict[str, str] = {}
@@ -225,6 +228,7 @@ EXPECTED_WRITES = {
         "record_ecog",
         "update_decision_follow_up",
         "import_data",
+        "manage_trials",
     },
     "oncologist": {
         "register_referral",
@@ -249,6 +253,7 @@ EXPECTED_WRITES = {
         "record_decision",
         "update_decision_follow_up",
         "run_meeting",
+        "manage_trials",
     },
     "pathologist": {"record_pathology", "record_molecular"},
     "viewer": set(),
