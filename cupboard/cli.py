@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     from cupboard.permissions import Actor
     from cupboard.services.context import ServiceContext
+    from cupboard.trials import RegisteredTrial
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,6 +96,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     assess = sub.add_parser("assess", help="print guidance for a case profile (JSON)")
     assess.add_argument("case_file", help="case profile JSON file, or - for stdin")
+
+    trials = sub.add_parser("match-trials", help="rank trials for a case profile (JSON)")
+    trials.add_argument("case_file", help="case profile JSON file, or - for stdin")
+    trials.add_argument("--trials", help="a JSON list of trials (default: the recruiting register)")
+    trials.add_argument("--prior-lines", type=int, help="prior systemic therapy lines")
 
     user = sub.add_parser("add-user", help="create an account (e.g. the first admin)")
     user.add_argument("username")
@@ -166,6 +172,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.case_file != "-":
             _check_input(args.case_file)
         return run_assess(args.case_file, sys.stdin, sys.stdout, sys.stderr)
+    if args.command == "match-trials":
+        return _match_trials(args)
     if args.command == "init-db":
         from cupboard.db import database_url, upgrade_database
 
@@ -196,6 +204,35 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in INTEROP_COMMANDS:
         return _interop(args)
     return 2  # argparse already refused anything else
+
+
+def _match_trials(args: argparse.Namespace) -> int:
+    from cupboard.match_trials import run_match_trials
+
+    for path in (args.case_file, args.trials):
+        if path not in (None, "-"):
+            _check_input(path)
+    return run_match_trials(
+        args.case_file,
+        args.trials,
+        args.prior_lines,
+        _recruiting_register,
+        sys.stdin,
+        sys.stdout,
+        sys.stderr,
+    )
+
+
+def _recruiting_register() -> tuple[RegisteredTrial, ...]:
+    from cupboard.db import database_url, upgrade_database
+    from cupboard.services.context import ServiceContext
+    from cupboard.services.interop import CLI_ACTOR
+    from cupboard.services.trials import list_trials
+
+    url = database_url()
+    upgrade_database(url)
+    ctx = ServiceContext(url, CLI_ACTOR)
+    return tuple(t.registered() for t in list_trials(ctx, recruiting_only=True))
 
 
 INTEROP_COMMANDS = (
