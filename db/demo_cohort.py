@@ -46,6 +46,7 @@ from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services import installation
 from cupboard.services.audit import record_creation
 from cupboard.services.cases import initial_workup_statuses
+from db.demo_trials import seed_demo_trials
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only, shown on the sign-in page
 SEED_REASON = installation.SEED_REASON
@@ -840,6 +841,8 @@ def seed_demo_cohort(
                 case_row["diagnostic_stage"] = "confirmed_cup"
 
     _write(url, rows)
+    # The trial register the board matches against (issue 19), beside the cohort.
+    seed_demo_trials(url)
     seconds = time.perf_counter() - clock_start
     return (
         f"seeded {cases} synthetic cases ({len(rows.investigations)} investigations, "
