@@ -25,10 +25,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from cupboard.search_keys import fold_text, patient_search_id
 
 # A naming convention so that Alembic's batch mode on SQLite can find constraints.
 NAMING_CONVENTION = {
@@ -107,6 +110,11 @@ class Patient(Base):
     referrer_name: Mapped[str | None] = mapped_column(String(200))
     referrer_phone: Mapped[str | None] = mapped_column(String(40))
     prior_malignancy: Mapped[str | None] = mapped_column(Text)
+    # The name and the numbers (MRN or personal number, pseudonym) as the case finder
+    # compares them, folded by cupboard/search_keys.py whenever the patient is written
+    # (migration 0007): "asa" finds Åsa on every database engine.
+    search_name: Mapped[str] = mapped_column(String(200), index=True)
+    search_id: Mapped[str] = mapped_column(String(80), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
@@ -114,6 +122,14 @@ class Patient(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (CheckConstraint("sex IN ('female','male')", name="sex"),)
+
+
+@event.listens_for(Patient, "before_insert")
+@event.listens_for(Patient, "before_update")
+def _fold_search_keys(_mapper: Any, _connection: Any, patient: Patient) -> None:
+    # Every writer (referral form, import, demo seed) keeps the finder's keys current.
+    patient.search_name = fold_text(patient.name or "")
+    patient.search_id = patient_search_id(patient.mrn or "", patient.pseudonym or "")
 
 
 class Case(Base):

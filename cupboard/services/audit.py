@@ -43,10 +43,13 @@ def _case_id_of(obj: Base) -> int | None:
 # Changes to these are audited as happening, never with their values.
 SECRET_FIELDS = frozenset({"password_hash"})
 REDACTED = "[redacted]"
+# Kept in step with the name and numbers they fold (the case finder's keys): the
+# audit records the name and MRN themselves.
+DERIVED_FIELDS = frozenset({"search_name", "search_id"})
 
 
 def _columns(obj: Base) -> list[str]:
-    skip = {"version", "updated_at", *SECRET_FIELDS}
+    skip = {"version", "updated_at", *DERIVED_FIELDS, *SECRET_FIELDS}
     return [c.key for c in inspect(obj).mapper.column_attrs if c.key not in skip]
 
 
