@@ -15,6 +15,7 @@ from cupboard.services import case_record
 from cupboard.services.case_record import CaseRecord, guidance_for
 from cupboard.services.context import ServiceContext
 from cupboard.ui import case_panels as panels
+from cupboard.ui import trial_panel
 from cupboard.ui.cache import cached_read
 from cupboard.ui.guard import page_guard, show_error
 from cupboard.ui.interop_widgets import fhir_download_button
@@ -131,6 +132,8 @@ if findings_tab.open:
         with right:
             st.subheader("Guidance")
             panels.guidance_panel(guidance)
+            st.divider()
+            trial_panel.clinical_trials(ctx, record.profile, guidance)
 if ecog_tab.open:
     with ecog_tab:
         panels.ecog_panel(ctx, record)

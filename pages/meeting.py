@@ -18,6 +18,7 @@ from cupboard.services.case_record import CaseRecord, guidance_for
 from cupboard.services.context import ServiceContext
 from cupboard.services.meeting_mode import MeetingSession, clock, elapsed
 from cupboard.ui import case_panels as panels
+from cupboard.ui import trial_panel
 from cupboard.ui.cache import cached_read
 from cupboard.ui.guard import page_guard, show_error
 from cupboard.ui.text import escape_markdown as esc
@@ -222,6 +223,8 @@ with middle:
     panels.ecog_chart(record, height=340, font_size=15)
     panels.workup_gaps(record.workup, compact=True)
     panels.guidance_panel(guidance, compact=True, sections=("prognosis", "warnings"))
+    # Beside the decision: the trials this patient could enter (issue 19).
+    trial_panel.clinical_trials(ctx, record.profile, guidance, compact=True)
 with right:
     decision_key = f"meeting_{session.meeting_id}_case_{current.case_id}"
     decided = [d for d in record.current_decisions if d.meeting_id == session.meeting_id]
