@@ -249,11 +249,12 @@ def _history(value: object) -> dict[str, Any]:
         fields["previous_malignancy"] = _enum(
             history["previous_malignancy"], "history.previous_malignancy", PRIMARY_SITE_CODES
         )
-    pregnant = history.get("pregnant")
-    if pregnant is not None:
-        if not isinstance(pregnant, bool):
-            raise ProfileError("history.pregnant", f"must be true or false, got {_got(pregnant)}")
-        fields["pregnant"] = pregnant
+    for key in ("pregnant", "germline_tested"):
+        value = history.get(key)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise ProfileError(f"history.{key}", f"must be true or false, got {_got(value)}")
+            fields[key] = value
     return fields
 
 
@@ -381,7 +382,11 @@ def profile_to_json(profile: CaseProfile) -> dict[str, Any]:
             "confidence": profile.tissue_of_origin_confidence,
         }
     optional["molecular"] = {k: v for k, v in molecular.items() if v is not None} or None
-    history = {"previous_malignancy": profile.previous_malignancy, "pregnant": profile.pregnant}
+    history = {
+        "previous_malignancy": profile.previous_malignancy,
+        "pregnant": profile.pregnant,
+        "germline_tested": profile.germline_tested,
+    }
     optional["history"] = {k: v for k, v in history.items() if v is not None} or None
     optional["symptoms"] = list(profile.symptoms) or None
     data.update({k: v for k, v in optional.items() if v is not None})

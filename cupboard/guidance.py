@@ -91,6 +91,12 @@ from cupboard.knowledge.markers import (
 )
 from cupboard.knowledge.pathway import ADULT_AGE
 from cupboard.knowledge.performance import BSC_FLAG_MIN_ECOG, GOOD_PROGNOSIS_MAX_ECOG
+from cupboard.knowledge.referrals import (
+    GENETICS_BIOMARKERS,
+    GENETICS_YOUNGER_THAN,
+    PALLIATIVE_MIN_ECOG,
+    REFERRAL_KIND_LABELS,
+)
 from cupboard.knowledge.sites import (
     MIDLINE_SITES,
     NODAL_SITES,
@@ -242,6 +248,9 @@ class CaseProfile:
     previous_malignancy: str | None = None  # primary-site code of an earlier cancer
     pregnant: bool | None = None  # None: not recorded
     symptoms: tuple[str, ...] = ()  # knowledge/sites.py SYMPTOM_CODES
+    # A germline (hereditary) result is known: True tested, None not recorded. Only True
+    # silences the genetics prompt that MSI-H or dMMR raises (docs/assess-contract.md).
+    germline_tested: bool | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -382,6 +391,16 @@ class Option:
 
 
 @dataclass(frozen=True)
+class ReferralPrompt:
+    """A referral the record supports, offered beside the decision; never made here."""
+
+    code: str  # knowledge/referrals.py REFERRAL_KIND_CODES
+    label: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
 class GuidanceWarning:
     text: str  # a plain sentence
     source: str
@@ -405,6 +424,7 @@ class Guidance:
     primary_found: PrimaryFound | None = None
     conflicts: tuple[Conflict, ...] = ()
     actionable_alterations: tuple[ActionableAlteration, ...] = ()
+    referrals_to_consider: tuple[ReferralPrompt, ...] = ()  # one per kind
 
     @property
     def is_favourable(self) -> bool:
@@ -1709,6 +1729,68 @@ def _options(
 
 
 # ---------------------------------------------------------------------------------
+# Referrals to consider beside the decision [SVF], [FERRELL17], [ESMO19HGI]
+
+
+def _referrals(
+    profile: CaseProfile,
+    subtypes: tuple[SubtypeMatch, ...],
+    exclusions: tuple[Exclusion, ...],
+    biomarkers: tuple[BiomarkerFinding, ...],
+    primary_found: PrimaryFound | None,
+) -> tuple[ReferralPrompt, ...]:
+    prompts: dict[str, ReferralPrompt] = {}
+
+    def prompt(code: str, reason: str, source: str) -> None:
+        # One prompt per kind: the first (strongest) reason names it.
+        prompts.setdefault(code, ReferralPrompt(code, REFERRAL_KIND_LABELS[code], reason, source))
+
+    ecog = profile.ecog
+    # Palliative care early, beside any treatment, for a patient who is unwell or whose
+    # CUP is unfavourable [FERRELL17]; in CUP "from diagnosis onward" [SVF]. Unfavourable
+    # means confirmed on tissue with no favourable subtype, no primary found and nothing
+    # left to rule out: until then the presentation is not yet known to be unfavourable.
+    if ecog is not None and PALLIATIVE_MIN_ECOG <= ecog < 5:
+        prompt(
+            "palliative_care",
+            f"ECOG {ecog}: palliative care from diagnosis, beside any treatment",
+            "FERRELL17",
+        )
+    unfavourable = (
+        profile.histology is not None
+        and not subtypes
+        and primary_found is None
+        and not exclusions
+        and ecog != 5
+    )
+    if unfavourable:
+        prompt(
+            "palliative_care",
+            "Unfavourable CUP: palliative care from diagnosis onward, beside any treatment",
+            "SVF",
+        )
+    # MSI-H or dMMR may be Lynch syndrome: germline testing unless a germline result is
+    # already known [ESMO19HGI].
+    hereditary = [b.biomarker for b in biomarkers if b.biomarker in GENETICS_BIOMARKERS]
+    if profile.germline_tested is not True:
+        if hereditary:
+            prompt(
+                "clinical_genetics",
+                f"{' and '.join(hereditary)} without a known germline result: germline "
+                "testing for Lynch syndrome",
+                "ESMO19HGI",
+            )
+        if ADULT_AGE <= profile.age < GENETICS_YOUNGER_THAN:
+            prompt(
+                "clinical_genetics",
+                f"Cancer at {profile.age}, under {GENETICS_YOUNGER_THAN}: genetics "
+                "assessment for a hereditary cancer syndrome",
+                "ESMO19HGI",
+            )
+    return tuple(prompts.values())
+
+
+# ---------------------------------------------------------------------------------
 # Warnings, each with its stable code (contract version 2 warning_codes)
 
 
@@ -1846,6 +1928,7 @@ def assess_case(profile: CaseProfile) -> Guidance:
         primary_found=found,
         conflicts=_conflicts(profile, subtype_conflicts),
         actionable_alterations=actionable,
+        referrals_to_consider=_referrals(profile, subtypes, exclusions, biomarkers, found),
     )
 
 
@@ -1927,6 +2010,10 @@ def guidance_to_contract(guidance: Guidance) -> dict[str, Any]:
         "missing_workup": list(guidance.missing_workup),
         "prognosis": guidance.prognosis.group,
         "options": [o.code for o in guidance.options],
+        "referrals_to_consider": [
+            {"code": r.code, "reason": r.reason, "source": r.source}
+            for r in guidance.referrals_to_consider
+        ],
         "conflicts": [{"code": c.code, "message": c.message} for c in guidance.conflicts],
         "warnings": [w.text for w in guidance.warnings],
         "warning_codes": [w.code for w in guidance.warnings],

@@ -28,6 +28,13 @@ SOURCES: dict[str, str] = {
     "ESCAT": "Mateo J et al. A framework to rank genomic alterations as targets for cancer "
     "precision medicine: the ESMO Scale for Clinical Actionability of molecular Targets "
     "(ESCAT). Ann Oncol 2018;29:1895-1902.",
+    "FERRELL17": "Ferrell BR et al. Integration of palliative care into standard oncology "
+    "care: American Society of Clinical Oncology clinical practice guideline update. "
+    "J Clin Oncol 2017;35:96-112.",
+    "ESMO19HGI": "Stjepanovic N et al. Hereditary gastrointestinal cancers: ESMO Clinical "
+    "Practice Guidelines for diagnosis, treatment and follow-up. Ann Oncol "
+    "2019;30:1558-1571 (Lynch syndrome: germline testing after MSI-H/dMMR; revised "
+    "Bethesda criteria).",
     "LOINC": "LOINC 89247-1 ECOG Performance Status score.",
     "MCODE": "HL7 FHIR mCODE Implementation Guide.",
 }

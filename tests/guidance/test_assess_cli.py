@@ -74,6 +74,7 @@ PROSTATE_EXPECTED: dict[str, Any] = {
     "missing_workup": ["ngs"],
     "prognosis": "good",
     "options": ["site_specific", "further_workup"],
+    "referrals_to_consider": [],  # prostate found on tissue at ECOG 1, a man of 67
     "conflicts": [],
     "warnings": ["Required workup still missing: Comprehensive genomic profiling (NGS)."],
     "warning_codes": ["missing_required_workup"],

@@ -33,6 +33,7 @@ from cupboard.knowledge.investigations import (
     MISSING_STATUSES,
 )
 from cupboard.knowledge.markers import IHC_MARKERS, IHC_RESULTS
+from cupboard.knowledge.referrals import REFERRAL_KIND_CODES
 from cupboard.knowledge.sites import (
     BONE_PATTERNS,
     METASTATIC_SITE_CODES,
@@ -151,6 +152,7 @@ PROFILES = st.fixed_dictionaries(
             optional={
                 "previous_malignancy": st.sampled_from(PRIMARY_SITE_CODES),
                 "pregnant": st.booleans(),
+                "germline_tested": st.booleans(),
             },
         ),
         "symptoms": st.lists(st.sampled_from(SYMPTOM_CODES), max_size=3),
@@ -168,6 +170,7 @@ CONTRACT_KEYS = [
     "missing_workup",
     "prognosis",
     "options",
+    "referrals_to_consider",
     "conflicts",
     "warnings",
     "warning_codes",
@@ -256,6 +259,14 @@ def _assert_contract_shape(out: dict[str, Any], data: dict[str, Any]) -> None:
         assert set(found) == {"site", "evidence"} and found["site"] in PRIMARY_SITE_CODES
         assert primaries[0]["site"] == found["site"]
         assert out["options"][0] == "site_specific"
+    referral_codes = [r["code"] for r in out["referrals_to_consider"]]
+    assert len(referral_codes) == len(set(referral_codes))
+    for referral in out["referrals_to_consider"]:
+        assert set(referral) == {"code", "reason", "source"}
+        assert referral["code"] in REFERRAL_KIND_CODES and referral["source"] in SOURCES
+        assert referral["reason"] and "\n" not in referral["reason"]
+    if data.get("history", {}).get("germline_tested") is True:
+        assert "clinical_genetics" not in referral_codes
     for conflict in out["conflicts"]:
         assert set(conflict) == {"code", "message"} and conflict["code"] in CONFLICT_CODES
         assert conflict["message"] and "\n" not in conflict["message"]

@@ -832,6 +832,7 @@ def test_contract_has_exactly_the_contract_keys() -> None:
         "missing_workup",
         "prognosis",
         "options",
+        "referrals_to_consider",
         "conflicts",
         "warnings",
         "warning_codes",
