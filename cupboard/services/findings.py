@@ -50,7 +50,9 @@ def validate_ihc(entries: Sequence[IhcEntry]) -> list[IhcEntry]:
     for entry in entries:
         name = canonical_ihc_marker(entry.marker) if isinstance(entry.marker, str) else None
         if name is None:
-            raise ValidationError(f"ihc.{entry.marker}", "is not a known IHC marker")
+            # The typed name is quoted in the message, never made part of the field name:
+            # it may hold anything (a line break would split the one-line refusal).
+            raise ValidationError("ihc", f"{v.shown(entry.marker)} is not a known IHC marker")
         if name in seen:
             raise ValidationError(f"ihc.{name}", "is listed twice")
         seen.add(name)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from cupboard.db import unit_of_work
 from cupboard.errors import CupboardError, ValidationError
 from cupboard.knowledge.decisions import DECISION_CODES, DISCIPLINES
-from cupboard.knowledge.investigations import INVESTIGATION_STATUS_CODES
+from cupboard.knowledge.investigations import INVESTIGATION_STATUS_CODES, INVESTIGATIONS
 from cupboard.knowledge.markers import IHC_MARKERS, IHC_RESULTS, canonical_ihc_marker
 from cupboard.knowledge.sites import METASTATIC_SITES, PRIMARY_SITES
 from cupboard.models import (
@@ -494,7 +494,7 @@ def test_register_referral_creates_a_whole_case_or_nothing(
         with unit_of_work(database_url) as session:
             case = session.get(Case, ids[0])
             assert case is not None
-            assert added == len(case.investigations) == 19
+            assert added == len(case.investigations) == len(INVESTIGATIONS)
             patient = case.patient
             assert patient.sex in ("female", "male") and patient.date_of_birth <= TODAY
             assert case.referral_date <= TODAY and case.pathway_start <= TODAY

@@ -109,7 +109,12 @@ CALLS: dict[str, Callable[[ServiceContext, Board], object]] = {
     "record_decision": lambda ctx, b: record_decision(
         ctx,
         b.case_id,
-        DecisionDraft(code="best_supportive_care", rationale="ECOG 4", decided_on=TODAY),
+        # A day of its own: the board's decision of today is current (one per case and day).
+        DecisionDraft(
+            code="best_supportive_care",
+            rationale="ECOG 4",
+            decided_on=TODAY - dt.timedelta(days=next(_unique)),
+        ),
     ),
     "update_decision_follow_up": lambda ctx, b: update_follow_up(
         ctx,
