@@ -34,7 +34,20 @@ TISSUE_WORKUP: dict[str, str] = {"biopsy": "done", "histopathology_ihc": "report
 
 
 def _rows(session: Session, case_id: int) -> dict[str, Investigation]:
-    query = select(Investigation).where(Investigation.case_id == case_id)
+    """The case's investigations, locked until this transaction ends.
+
+    Two colleagues recording findings or ECOG on one case at once would otherwise both
+    turn the same "not indicated" row to "to request", and the second would be refused
+    as a conflict over a change neither of them made by hand. With the rows locked the
+    second waits, then reads the row as the first left it and has nothing to change.
+    (SQLite takes its write lock at the start of every write instead.)
+    """
+    query = (
+        select(Investigation)
+        .where(Investigation.case_id == case_id)
+        .order_by(Investigation.id)
+        .with_for_update()
+    )
     return {row.code: row for row in session.scalars(query)}
 
 
