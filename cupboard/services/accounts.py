@@ -15,6 +15,7 @@ audited like clinical data.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
@@ -41,9 +42,15 @@ from cupboard.services.audit import apply_update, record_creation, record_event
 from cupboard.services.context import ServiceContext
 
 _hasher = PasswordHasher()
-# Verifying against a dummy hash for unknown users keeps the timing of a refusal
-# the same whether or not the user exists.
-_DUMMY_HASH = _hasher.hash("cupboard-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash an unknown user's password is verified against, so that a refusal takes
+    as long whether or not the user exists. Made at the first sign-in, not at import:
+    every command-line run and test process imports this module."""
+    return _hasher.hash("cupboard-dummy-password")
+
 
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn's scale: 3 is "safely unguessable" for an online attacker and a slow hash
@@ -373,8 +380,9 @@ def _count_failure(session: Session, key: str, now: dt.datetime) -> int:
 def _password_matches(password_hash: str | None, password: str) -> bool:
     """Verify against the account's hash, or a dummy one when it has none, so that
     the answer takes as long whether or not the account exists."""
+    dummy = _dummy_hash()  # made whether or not the account exists: the same time either way
     try:
-        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password or "-")) and (
+        return bool(_hasher.verify(password_hash or dummy, password or "-")) and (
             password_hash is not None
         )
     except (VerificationError, InvalidHashError):
