@@ -97,6 +97,17 @@ class SignInThrottle(Base):
     last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+# The case finder's keys are written with the patient by every writer (the referral
+# form, an import, the demo cohort's bulk insert): defaults computed from the row.
+def _search_name(context: Any) -> str:
+    return fold_text(context.get_current_parameters().get("name") or "")
+
+
+def _search_id(context: Any) -> str:
+    row = context.get_current_parameters()
+    return patient_search_id(row.get("mrn") or "", row.get("pseudonym") or "")
+
+
 class Patient(Base):
     __tablename__ = "patients"
 
@@ -113,8 +124,8 @@ class Patient(Base):
     # The name and the numbers (MRN or personal number, pseudonym) as the case finder
     # compares them, folded by cupboard/search_keys.py whenever the patient is written
     # (migration 0007): "asa" finds Åsa on every database engine.
-    search_name: Mapped[str] = mapped_column(String(200), index=True)
-    search_id: Mapped[str] = mapped_column(String(80), index=True)
+    search_name: Mapped[str] = mapped_column(String(200), index=True, default=_search_name)
+    search_id: Mapped[str] = mapped_column(String(80), index=True, default=_search_id)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
@@ -124,10 +135,9 @@ class Patient(Base):
     __table_args__ = (CheckConstraint("sex IN ('female','male')", name="sex"),)
 
 
-@event.listens_for(Patient, "before_insert")
 @event.listens_for(Patient, "before_update")
 def _fold_search_keys(_mapper: Any, _connection: Any, patient: Patient) -> None:
-    # Every writer (referral form, import, demo seed) keeps the finder's keys current.
+    # A corrected name or MRN is found by its new spelling.
     patient.search_name = fold_text(patient.name or "")
     patient.search_id = patient_search_id(patient.mrn or "", patient.pseudonym or "")
 

@@ -17,6 +17,7 @@ from cupboard.services.context import ServiceContext
 from cupboard.ui import case_panels as panels
 from cupboard.ui import trial_panel
 from cupboard.ui.cache import cached_read
+from cupboard.ui.case_finder import case_finder
 from cupboard.ui.guard import page_guard, show_error
 from cupboard.ui.interop_widgets import fhir_download_button
 
@@ -38,11 +39,20 @@ def load_record(
 raw_case_id = st.query_params.get("case_id", "")
 # A hand-edited link names no case unless it is an id the database can hold.
 case_id = v.optional_record_id("case_id", raw_case_id)
+
+
+def open_case(chosen: int | None) -> None:
+    if chosen is not None:
+        st.query_params["case_id"] = str(chosen)  # the address stays a deep link
+        st.rerun()
+
+
 if case_id is None:
     st.title("Case")
     if raw_case_id:
         st.error("No such case: the link does not name a case.", icon="⛔")
-    st.info("Open a case from the MDT queue.")
+    open_case(case_finder(ctx, key="case_finder"))
+    st.info("Or open a case from the MDT queue or your worklist.")
     st.page_link("pages/queue.py", label="MDT queue", icon=":material/view_list:")
     st.stop()
 tabs_key = f"case_tabs_{case_id}"
@@ -59,6 +69,13 @@ except NotFoundError as missing:
 header = record.header
 guidance = guidance_for(record.profile)
 
+# Runs only while open (on_change="rerun"): most visits stay with this case.
+finder = st.expander(
+    "Find another case", icon=":material/search:", key="case_find_another", on_change="rerun"
+)
+if finder.open:
+    with finder:
+        open_case(case_finder(ctx, key="case_finder"))
 panels.case_banner(header, deidentified=False)
 metrics = st.columns(5)
 metrics[0].metric("Pathway day", header.pathway_day, help="Calendar days since day 0 [SVF]")

@@ -11,6 +11,7 @@ import streamlit as st
 from cupboard.errors import CupboardError
 from cupboard.permissions import may
 from cupboard.services import clinic_summary
+from cupboard.ui.case_finder import case_finder
 from cupboard.ui.case_panels import (
     case_caption,
     decision_card,
@@ -31,26 +32,30 @@ def static_table(frame: pd.DataFrame) -> None:
     st.table(frame.astype(str).map(escape_markdown), hide_index=True)
 
 
+def open_summary(chosen: int | None) -> None:
+    if chosen is not None:
+        st.query_params["case_id"] = str(chosen)  # a deep link to this summary
+        st.rerun()
+
+
 raw_case_id = st.query_params.get("case_id", "")
 if not raw_case_id.isdigit():
     st.title("Before clinic")
+    # Any patient, open or closed (a follow-up visit after the case was closed).
+    open_summary(case_finder(ctx, key="summary_finder"))
     mine = clinic_summary.clinic_cases(ctx, mine=True)
     cases = mine or clinic_summary.clinic_cases(ctx, mine=False)
     if not cases:
-        st.info("No open cases.")
         st.stop()
-    st.caption("Your patients" if mine else "Open cases, most recently started first")
     chosen = st.selectbox(
-        "Case",
+        "Your patients" if mine else "Open cases, most recently started first",
         cases,
         index=None,
         format_func=lambda c: f"{c.pseudonym} · pathway start {c.pathway_start.isoformat()}",
         key="summary_case",
     )
-    if chosen is None:
-        st.stop()
-    st.query_params["case_id"] = str(chosen.case_id)  # a deep link to this summary
-    st.rerun()
+    open_summary(chosen.case_id if chosen is not None else None)
+    st.stop()
 
 case_id = int(raw_case_id)
 try:

@@ -163,7 +163,8 @@ def test_an_unknown_or_missing_case_id_is_said_plainly(open_page: Callable[..., 
     assert [e.value for e in app.error] == ["case 999 does not exist"]
     app = open_page("pages/case.py", role="viewer")
     assert not app.exception
-    assert [i.value for i in app.info] == ["Open a case from the MDT queue."]
+    assert [i.value for i in app.info] == ["Or open a case from the MDT queue or your worklist."]
+    assert app.text_input(key="case_finder_term").label == "Find a case"
 
 
 def test_a_navigator_changes_an_investigations_status_and_result(
