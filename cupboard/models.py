@@ -494,6 +494,50 @@ class Trial(Base):
     __table_args__ = (CheckConstraint("status IN ('recruiting','closed')", name="status"),)
 
 
+class CareReferral(Base):
+    """A referral the board makes beside its treatment decision (issue 21): palliative
+    care, psycho-oncology, clinical genetics, dietitian, rehabilitation, a second opinion
+    or another service. Not the inbound referral that registers a case. The navigator
+    moves it on (requested -> accepted / seen -> closed, or declined by the patient);
+    each step keeps its date, so the worklist can chase a referral that has stalled.
+    """
+
+    __tablename__ = "care_referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # The MDT outcome it belongs to, when made beside a decision.
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("mdt_meetings.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # knowledge/referrals.py
+    detail: Mapped[str | None] = mapped_column(String(200))  # which centre / service
+    reason: Mapped[str] = mapped_column(Text)
+    # Whether the guidance prompted this kind when it was requested.
+    prompted: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(24), default="requested")
+    accepted_on: Mapped[dt.date | None] = mapped_column(Date)
+    seen_on: Mapped[dt.date | None] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)  # closed or declined
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('palliative_care','psycho_oncology','clinical_genetics','dietitian',"
+            "'rehabilitation','second_opinion','other')",
+            name="kind",
+        ),
+        CheckConstraint(
+            "status IN ('requested','accepted','seen','closed','declined_by_patient')",
+            name="status",
+        ),
+        Index("ix_care_referrals_status_requested_on", "status", "requested_on"),
+    )
+
+
 EDITABLE_TABLES: tuple[str, ...] = tuple(
     t.name for t in Base.metadata.sorted_tables if "version" in t.c
 )

@@ -13,6 +13,8 @@ Each role gets the writes its work needs and no more:
   referring oncologist often registers and works up the case);
 - chair: as oncologist, and runs the meeting (stamps the discussion of each case);
 - navigator and chair keep the trial register (the navigator as trial coordinator);
+- oncologist and chair request care referrals beside a decision; the navigator moves
+  them on;
 - pathologist: histopathology, IHC and molecular findings only;
 - viewer: reads the board, nothing else (not even the audit trail);
 - admin: user accounts and settings. An administrator reads the board to support
@@ -55,6 +57,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "export_data": ("navigator", "oncologist", "chair", "pathologist"),
     # The trial register: the navigator coordinates trials, the chair offers them.
     "manage_trials": ("navigator", "chair"),
+    # Referrals beside the decision (palliative care, genetics, ...): the doctors who
+    # decide request them; the navigator follows them up (accepted, seen, closed).
+    "request_care_referral": ("oncologist", "chair"),
+    "update_care_referral": _CLINICIANS,
 }
 
 

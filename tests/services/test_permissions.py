@@ -14,9 +14,18 @@ from sqlalchemy import func, select
 
 from cupboard.db import unit_of_work
 from cupboard.errors import PermissionDeniedError
-from cupboard.models import Base, Decision, Investigation
+from cupboard.knowledge.referrals import REFERRAL_TRANSITIONS
+from cupboard.models import Base, CareReferral, Decision, Investigation
 from cupboard.permissions import PERMISSIONS, ROLES, allowed_actions, may
-from cupboard.services import accounts, audit_trail, case_record, interop, settings, trials
+from cupboard.services import (
+    accounts,
+    audit_trail,
+    case_record,
+    interop,
+    referrals,
+    settings,
+    trials,
+)
 from cupboard.services.cases import Referral, register_referral, update_case
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, record_decision, update_follow_up
@@ -39,6 +48,7 @@ class Board:
     investigation_id: int
     decision_id: int
     agenda_item_id: int
+    care_referral_id: int
 
 
 def _version(url: str, model: type[Base], row_id: int) -> int:
@@ -142,6 +152,10 @@ CALLS: dict[str, Callable[[ServiceContext, Board], object]] = {
     "manage_trials": lambda ctx, b: trials.add_trial(
         ctx, trials.TrialDraft(f"NCT{90000000 + next(_unique)}", "Probe trial")
     ),
+    "request_care_referral": lambda ctx, b: referrals.request_referrals(
+        ctx, b.case_id, [referrals.ReferralDraft("dietitian", f"weight loss {next(_unique)}")]
+    ),
+    "update_care_referral": lambda ctx, b: _move_referral_on(ctx, b),
 }
 # Actions whose service function another issue is still building: the test says so.
 NOT_BUILT_YET: dict[str, str] = {}
@@ -170,7 +184,24 @@ def _board(contexts: dict[str, ServiceContext], make_case: Callable[..., int]) -
     )
     meeting_id = create_meeting(contexts["chair"], meeting_date=TODAY)
     agenda_item_id = add_to_agenda(contexts["navigator"], meeting_id, case_id)
-    return Board(url, case_id, investigation_id, decision_id, agenda_item_id)
+    [care_referral_id] = referrals.request_referrals(
+        contexts["oncologist"],
+        case_id,
+        [referrals.ReferralDraft("palliative_care", "ECOG 2")],
+        decision_id=decision_id,
+    )
+    return Board(url, case_id, investigation_id, decision_id, agenda_item_id, care_referral_id)
+
+
+def _move_referral_on(ctx: ServiceContext, b: Board) -> None:
+    """Each allowed role takes the referral one step further along its pathway."""
+    with unit_of_work(b.url) as session:
+        row = session.get(CareReferral, b.care_referral_id)
+        assert row is not None
+        status, version = row.status, row.version
+    # Once closed, the roles still to try are refused before any step is checked.
+    step = (*REFERRAL_TRANSITIONS[status], "closed")[0]
+    referrals.move_referral(ctx, b.care_referral_id, step, version)
 
 
 def _row_counts(url: str) -> dict[str, int]:
@@ -234,6 +265,7 @@ EXPECTED_WRITES = {
         "update_decision_follow_up",
         "import_data",
         "manage_trials",
+        "update_care_referral",
     },
     "oncologist": {
         "register_referral",
@@ -245,6 +277,8 @@ EXPECTED_WRITES = {
         "record_ecog",
         "record_decision",
         "update_decision_follow_up",
+        "request_care_referral",
+        "update_care_referral",
     },
     "chair": {
         "register_referral",
@@ -259,6 +293,8 @@ EXPECTED_WRITES = {
         "update_decision_follow_up",
         "run_meeting",
         "manage_trials",
+        "request_care_referral",
+        "update_care_referral",
     },
     "pathologist": {"record_pathology", "record_molecular"},
     "viewer": set(),
