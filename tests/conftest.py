@@ -106,6 +106,11 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with get_engine(url).begin() as connection:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # The schema is reused: what the last test's database was (demo or production)
+        # must not be remembered for this one.
+        from cupboard.startup import forget_verdict
+
+        forget_verdict(url)
         return url
     raise pytest.UsageError(f"unknown backend {backend!r}")
 

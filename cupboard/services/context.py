@@ -126,7 +126,8 @@ class ServiceContext:
             row = session.execute(
                 select(User.role, User.is_active, User.is_demo).where(User.id == actor.user_id)
             ).one_or_none()
-            if row is None or not row.is_active or (row.is_demo and not _demo_mode()):
+            demo_refused = row is not None and row.is_demo and not _demo_mode(self.database_url)
+            if row is None or not row.is_active or demo_refused:
                 raise SessionExpiredError("Your account is no longer active")
             role = row.role
         else:
@@ -135,8 +136,8 @@ class ServiceContext:
             raise PermissionDeniedError(action, role, PERMISSIONS.get(action, ()))
 
 
-def _demo_mode() -> bool:
+def _demo_mode(url: str) -> bool:
     # Imported here: cupboard.startup seeds the demo cohort through the services.
     from cupboard.startup import demo_mode
 
-    return demo_mode()
+    return demo_mode(url)

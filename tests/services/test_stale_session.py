@@ -186,8 +186,14 @@ def test_a_demo_account_outside_demo_mode_may_not_write(
     monkeypatch.setenv("CUPBOARD_DEMO", "0")
     with pytest.raises(SessionExpiredError):
         record_ecog(nurse, case_id, score=1, observed_on="2024-01-02")
+    # This database holds real accounts, so it is production: asking for demo mode does
+    # not let a demo account in either (the check reads the database the call writes to).
     monkeypatch.setenv("CUPBOARD_DEMO", "1")
-    record_ecog(nurse, case_id, score=1, observed_on="2024-01-02")
+    with pytest.raises(SessionExpiredError):
+        record_ecog(nurse, case_id, score=1, observed_on="2024-01-02")
+    assert _ecogs(nurse.database_url, case_id) == 0
+    # A real account on the same database still writes.
+    record_ecog(contexts["oncologist"], case_id, score=1, observed_on="2024-01-02")
     assert _ecogs(nurse.database_url, case_id) == 1
 
 
