@@ -312,17 +312,20 @@ def _histology_extension(histology: str | None, behaviour: str) -> list[Extensio
 
 
 class _Entries:
-    """Bundle entries with stable urn:uuid full URLs derived from the case."""
+    """Bundle entries with urn:uuid full URLs, random for each export: two exports of one
+    case (pseudonymised and identified) share no id a receiver could link, and two sites
+    never give different patients the same id. Within one export a (kind, key) always
+    names the same resource, so references resolve."""
 
-    def __init__(self, seed: str) -> None:
-        self._seed = seed
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], str] = {}
         self.entries: list[BundleEntry] = []
 
     def url(self, kind: str, key: object = 0) -> str:
         return f"urn:uuid:{self.id(kind, key)}"
 
     def id(self, kind: str, key: object = 0) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self._seed}/{kind}/{key}"))
+        return self._ids.setdefault((kind, str(key)), str(uuid.uuid4()))
 
     def add(self, kind: str, key: object, resource: Resource) -> str:
         resource.id = self.id(kind, key)
@@ -338,32 +341,45 @@ def _latest_histology(record: CaseRecord) -> str | None:
     return max(enumerate(reports), key=lambda item: (item[1].reported_on, item[0]))[1].histology
 
 
+def _human_name(name: str) -> HumanName:
+    """US Core (us-core-6) wants family or given, not only text: the last word is the
+    family name, the words before it given names, as cupboard's one name field is
+    written; the text keeps the name as the clinic wrote it."""
+    words = name.split()
+    if len(words) < 2:
+        return HumanName(text=name, family=name)
+    return HumanName(text=name, family=words[-1], given=words[:-1])
+
+
 def _patient(record: CaseRecord, include_identifiers: bool) -> Patient:
     p = record.patient
     identifiers = []
     if p.pseudonym:
-        identifiers.append(Identifier(system=fc.PSEUDONYM_SYSTEM, value=p.pseudonym))
+        identifiers.append(Identifier(system=fc.pseudonym_system(), value=p.pseudonym))
     birth: str | None = None
     if p.date_of_birth is not None:
         birth = p.date_of_birth.isoformat() if include_identifiers else str(p.date_of_birth.year)
     patient = Patient(gender=p.sex, birthDate=birth, identifier=identifiers or None)
     if include_identifiers:
-        patient.meta = Meta(profile=[fc.PROFILE_CANCER_PATIENT])
         if p.mrn:
             identifiers.insert(
                 0,
                 Identifier(
                     use="usual",
                     type=_concept(_coding(fc.MRN_TYPE)),
-                    system=fc.MRN_SYSTEM,
+                    system=fc.mrn_system(),
                     value=p.mrn,
                 ),
             )
             patient.identifier = identifiers
-        if p.name:
-            patient.name = [HumanName(text=p.name)]
+        if p.name and p.name.strip():
+            patient.name = [_human_name(p.name.strip())]
         if p.phone:
             patient.telecom = [ContactPoint(system="phone", value=p.phone)]
+        # mCODE Cancer Patient (on US Core Patient) needs an identifier, a name and a
+        # gender; a pseudonymised patient has no name, so it claims no profile.
+        if patient.identifier and patient.name and patient.gender:
+            patient.meta = Meta(profile=[fc.PROFILE_CANCER_PATIENT])
     c = record.case
     if c.closing_reason == "deceased":
         if include_identifiers and c.closed_on is not None:
@@ -471,7 +487,12 @@ def _primary_condition(record: CaseRecord, patient_url: str) -> Condition:
     if c.primary_found_site and c.diagnostic_stage == "primary_found":
         label = PRIMARY_SITES.get(c.primary_found_site, c.primary_found_site)
         code = _concept(_coding(fc.MALIGNANT_NEOPLASTIC_DISEASE), text=f"Primary found: {label}")
-        site = _concept(_local(fc.CS_PRIMARY_SITE, c.primary_found_site, PRIMARY_SITES))
+        structure = fc.PRIMARY_SITE_BODY_STRUCTURES.get(c.primary_found_site)
+        site = _concept(
+            *([_coding(structure)] if structure else []),
+            _local(fc.CS_PRIMARY_SITE, c.primary_found_site, PRIMARY_SITES),
+            text=label,
+        )
     else:
         icd10 = fc.ICD10_BY_DIAGNOSTIC_STAGE.get(c.diagnostic_stage, fc.ICD10_UNSPECIFIED)
         code = _concept(
@@ -507,6 +528,7 @@ def _secondary_condition(record: CaseRecord, site: str, patient_url: str) -> Con
         ),
         bodySite=[
             _concept(
+                *([_coding(codes.body_structure)] if codes.body_structure else []),
                 _coding(codes.topography),
                 _local(fc.CS_METASTATIC_SITE, site, METASTATIC_SITES),
                 text=label,
@@ -612,6 +634,8 @@ def _add_pathology(out: _Entries, n: int, report: PathologyData, patient_url: st
             site_codes = fc.METASTATIC_SITE_CODES.get(report.biopsy_site)
             if site_codes:
                 codings.insert(0, _coding(site_codes.topography))
+                if site_codes.body_structure:
+                    codings.insert(0, _coding(site_codes.body_structure))
             specimen.collection = SpecimenCollection(bodySite=_concept(*codings))
         specimen_url = out.add("specimen", n, specimen)
     results = [
@@ -833,6 +857,21 @@ def _add_decision(
 ) -> None:
     status = "revoked" if decision.superseded else "active"
     label = DECISION_LABELS.get(decision.code, decision.code)
+    # What the board recommends, as a proposal a receiving system can act on: FHIR's
+    # RequestGroup wants every action to point at a request (invariant rqg-1).
+    proposal_url = out.add(
+        "recommended",
+        n,
+        ServiceRequest(
+            status=status,
+            intent="proposal",
+            code=_concept(_decision_coding(decision.code), text=label),
+            subject=_ref(patient_url),
+            authoredOn=decision.decided_on,
+            reasonReference=[_ref(condition_url)],
+            note=[Annotation(text=text)] if (text := _detail_text(decision)) else None,
+        ),
+    )
     recommendation_url = out.add(
         "recommendation",
         n,
@@ -851,6 +890,7 @@ def _add_decision(
                     description=_detail_text(decision),
                     code=[_concept(_decision_coding(decision.code))],
                     extension=_detail_extension(decision) or None,
+                    resource=_ref(proposal_url),
                 )
             ],
         ),
@@ -936,8 +976,7 @@ def case_bundle(
     referrer is left out, and the Bundle is labelled pseudonymised (PSEUDED). Free text
     (presentation, results, rationale) is exported as written.
     """
-    seed = f"cupboard/{record.patient.pseudonym or ''}/{record.case_id or 0}"
-    out = _Entries(seed)
+    out = _Entries()
     patient_url = out.add("patient", 0, _patient(record, include_identifiers))
     condition_url = out.url("primary-condition")
     referral_url = out.add("referral", 0, _referral(record, patient_url, include_identifiers))
@@ -959,10 +998,17 @@ def case_bundle(
         _add_ecog(out, n, ecog, patient_url)
     for n, decision in enumerate(record.decisions):
         _add_decision(out, n, decision, patient_url, condition_url)
-    meta = None if include_identifiers else Meta(security=[_coding(fc.PSEUDONYMISED)])
+    meta = None
+    if not include_identifiers:
+        meta = Meta(security=[_coding(fc.PSEUDONYMISED)])
+        # mCODE's resources are about an mCODE Cancer Patient, which a patient without
+        # a name cannot be: a pseudonymised bundle claims no mCODE profile at all.
+        for entry in out.entries:
+            if entry.resource.meta is not None and entry.resource.meta.profile:
+                entry.resource.meta = None
     return Bundle(
         meta=meta,
-        identifier=Identifier(system=f"{fc.CUPBOARD_FHIR_BASE}/sid/bundle", value=out.id("bundle")),
+        identifier=Identifier(system=fc.bundle_identifier_system(), value=out.id("bundle")),
         type="collection",
         timestamp=generated_at,
         entry=out.entries,
@@ -1073,7 +1119,7 @@ def _identifier(patient: Patient, system: str) -> str | None:
 
 
 def _mrn(patient: Patient) -> str | None:
-    mrn = _identifier(patient, fc.MRN_SYSTEM)
+    mrn = _identifier(patient, fc.mrn_system()) or _identifier(patient, fc.MRN_SYSTEM)
     if mrn:
         return mrn
     for identifier in patient.identifier or []:
@@ -1132,7 +1178,8 @@ def _patient_record(
                     )
     birth = patient.birthDate
     return PatientData(
-        pseudonym=_identifier(patient, fc.PSEUDONYM_SYSTEM),
+        pseudonym=_identifier(patient, fc.pseudonym_system())
+        or _identifier(patient, fc.PSEUDONYM_SYSTEM),
         mrn=_mrn(patient),
         name=name or None,
         sex=patient.gender,
@@ -1149,6 +1196,11 @@ _SITE_BY_TOPOGRAPHY = {
     codes.topography.code: site for site, codes in fc.METASTATIC_SITE_CODES.items()
 }
 _SITE_BY_ICD10 = {codes.icd10.code: site for site, codes in fc.METASTATIC_SITE_CODES.items()}
+_SITE_BY_BODY_STRUCTURE = {
+    codes.body_structure.code: site
+    for site, codes in fc.METASTATIC_SITE_CODES.items()
+    if codes.body_structure is not None
+}
 
 
 def _secondary_site(condition: Condition) -> str | None:
@@ -1160,6 +1212,9 @@ def _secondary_site(condition: Condition) -> str | None:
         topography = _code_in(concept, fc.ICDO3)
         if topography in _SITE_BY_TOPOGRAPHY:
             return _SITE_BY_TOPOGRAPHY[topography]
+        structure = _code_in(concept, fc.SNOMED)
+        if structure in _SITE_BY_BODY_STRUCTURE:
+            return _SITE_BY_BODY_STRUCTURE[structure]
     icd10 = _code_in(condition.code, fc.ICD10)
     return _SITE_BY_ICD10.get(icd10 or "")
 

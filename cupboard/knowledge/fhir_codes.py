@@ -20,6 +20,7 @@ in a code system under ``CUPBOARD_FHIR_BASE``; the display text always goes with
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 FHIR_SOURCES: dict[str, str] = {
@@ -74,6 +75,30 @@ def cupboard_extension(name: str) -> str:
     return f"{CUPBOARD_FHIR_BASE}/StructureDefinition/{name}"
 
 
+# Identifier systems name the issuing site: each installation sets CUPBOARD_FHIR_BASE to
+# its own base URL, so that MRN 123 of one hospital is never read as MRN 123 of another
+# (docs/deployment.md). The placeholder is what a site that has not set it writes.
+FHIR_BASE_ENV = "CUPBOARD_FHIR_BASE"
+
+
+def site_base() -> str:
+    """This site's base URL for identifier systems (read at export time)."""
+    return (os.environ.get(FHIR_BASE_ENV) or "").strip().rstrip("/") or CUPBOARD_FHIR_BASE
+
+
+def mrn_system() -> str:
+    return f"{site_base()}/sid/mrn"
+
+
+def pseudonym_system() -> str:
+    return f"{site_base()}/sid/pseudonym"
+
+
+def bundle_identifier_system() -> str:
+    return f"{site_base()}/sid/bundle"
+
+
+# Bundles exported before CUPBOARD_FHIR_BASE was honoured (and by sites that never set it).
 MRN_SYSTEM = f"{CUPBOARD_FHIR_BASE}/sid/mrn"
 PSEUDONYM_SYSTEM = f"{CUPBOARD_FHIR_BASE}/sid/pseudonym"
 MRN_TYPE = Code(IDENTIFIER_TYPE, "MR", "Medical record number", "THO")
@@ -154,15 +179,21 @@ CATEGORY_PROBLEM_LIST = Code(CONDITION_CATEGORY, "problem-list-item", "Problem L
 
 @dataclass(frozen=True)
 class SiteCodes:
-    """A metastatic site as ICD-10 secondary-neoplasm code and ICD-O-3 topography."""
+    """A metastatic site as ICD-10 secondary-neoplasm code, ICD-O-3 topography and the
+    SNOMED CT body structure mCODE binds bodySite to."""
 
     icd10: Code
     topography: Code
+    body_structure: Code | None = None
 
 
-def _site(icd10: str, icd10_display: str, topo: str, topo_display: str) -> SiteCodes:
+def _site(
+    icd10: str, icd10_display: str, topo: str, topo_display: str, snomed: tuple[str, str] | None
+) -> SiteCodes:
     return SiteCodes(
-        Code(ICD10, icd10, icd10_display, "ICD10"), Code(ICDO3, topo, topo_display, "ICDO3")
+        Code(ICD10, icd10, icd10_display, "ICD10"),
+        Code(ICDO3, topo, topo_display, "ICDO3"),
+        Code(SNOMED, snomed[0], snomed[1], "SNOMED") if snomed else None,
     )
 
 
@@ -173,64 +204,105 @@ METASTATIC_SITE_CODES: dict[str, SiteCodes] = {
         "Secondary malignant neoplasm of lymph nodes of head, face and neck",
         "C77.0",
         "Lymph nodes of head, face and neck",
+        ("81105003", "Cervical lymph node structure"),
     ),
     "supraclavicular_nodes": _site(
         "C77.0",
         "Secondary malignant neoplasm of lymph nodes of head, face and neck",
         "C77.0",
         "Lymph nodes of head, face and neck",
+        ("88911004", "Supraclavicular lymph node structure"),
     ),
     "axillary_nodes": _site(
         "C77.3",
         "Secondary malignant neoplasm of axillary and upper limb lymph nodes",
         "C77.3",
         "Lymph nodes of axilla or arm",
+        ("68171009", "Axillary lymph node structure"),
     ),
     "mediastinal_nodes": _site(
         "C77.1",
         "Secondary malignant neoplasm of intrathoracic lymph nodes",
         "C77.1",
         "Intrathoracic lymph nodes",
+        ("62683002", "Mediastinal lymph node structure"),
     ),
     "retroperitoneal_nodes": _site(
         "C77.2",
         "Secondary malignant neoplasm of intra-abdominal lymph nodes",
         "C77.2",
         "Intra-abdominal lymph nodes",
+        ("818991007", "Structure of abdominal lymph node"),
     ),
     "inguinal_nodes": _site(
         "C77.4",
         "Secondary malignant neoplasm of inguinal and lower limb lymph nodes",
         "C77.4",
         "Lymph nodes of inguinal region or leg",
+        ("8928004", "Inguinal lymph node structure"),
     ),
     "peritoneum": _site(
         "C78.6",
         "Secondary malignant neoplasm of retroperitoneum and peritoneum",
         "C48.2",
         "Peritoneum, NOS",
+        ("15425007", "Peritoneum structure"),
     ),
-    "liver": _site("C78.7", "Secondary malignant neoplasm of liver", "C22.0", "Liver"),
-    "lung": _site("C78.0", "Secondary malignant neoplasm of lung", "C34.9", "Lung, NOS"),
-    "pleura": _site("C78.2", "Secondary malignant neoplasm of pleura", "C38.4", "Pleura, NOS"),
+    "liver": _site(
+        "C78.7",
+        "Secondary malignant neoplasm of liver",
+        "C22.0",
+        "Liver",
+        ("10200004", "Liver structure"),
+    ),
+    "lung": _site(
+        "C78.0",
+        "Secondary malignant neoplasm of lung",
+        "C34.9",
+        "Lung, NOS",
+        ("39607008", "Lung structure"),
+    ),
+    "pleura": _site(
+        "C78.2",
+        "Secondary malignant neoplasm of pleura",
+        "C38.4",
+        "Pleura, NOS",
+        ("3120008", "Pleural membrane structure"),
+    ),
     "bone": _site(
-        "C79.5", "Secondary malignant neoplasm of bone and bone marrow", "C41.9", "Bone, NOS"
+        "C79.5",
+        "Secondary malignant neoplasm of bone and bone marrow",
+        "C41.9",
+        "Bone, NOS",
+        ("272673000", "Bone structure"),
     ),
     "brain": _site(
         "C79.3",
         "Secondary malignant neoplasm of brain and cerebral meninges",
         "C71.9",
         "Brain, NOS",
+        ("12738006", "Brain structure"),
     ),
     "adrenal": _site(
-        "C79.7", "Secondary malignant neoplasm of adrenal gland", "C74.9", "Adrenal gland, NOS"
+        "C79.7",
+        "Secondary malignant neoplasm of adrenal gland",
+        "C74.9",
+        "Adrenal gland, NOS",
+        ("23451007", "Adrenal structure"),
     ),
-    "skin": _site("C79.2", "Secondary malignant neoplasm of skin", "C44.9", "Skin, NOS"),
+    "skin": _site(
+        "C79.2",
+        "Secondary malignant neoplasm of skin",
+        "C44.9",
+        "Skin, NOS",
+        ("39937001", "Skin structure"),
+    ),
     "other": _site(
         "C79.8",
         "Secondary malignant neoplasm of other specified sites",
         "C76.7",
         "Other ill-defined sites",
+        None,
     ),
 }
 
@@ -246,6 +318,27 @@ HISTOLOGY_MORPHOLOGY: dict[str, tuple[str, str]] = {
     "melanoma": ("8720", "Malignant melanoma, NOS"),
     "other": ("8000", "Neoplasm, malignant"),
 }
+# knowledge/sites.py PRIMARY_SITES -> SNOMED CT body structure [SNOMED], for a primary
+# found; sites that are a tumour type rather than an organ (melanoma, germ cell,
+# lymphoma, ...) or span several organs have none and travel with the local code only.
+PRIMARY_SITE_BODY_STRUCTURES: dict[str, Code] = {
+    site: Code(SNOMED, code, display, "SNOMED")
+    for site, (code, display) in {
+        "lung": ("39607008", "Lung structure"),
+        "breast": ("76752008", "Breast structure"),
+        "colorectal": ("14742008", "Large intestinal structure"),
+        "liver": ("10200004", "Liver structure"),
+        "kidney": ("64033007", "Kidney structure"),
+        "prostate": ("41216001", "Prostatic structure"),
+        "ovary": ("15497006", "Ovarian structure"),
+        "endometrium": ("2739003", "Endometrial structure"),
+        "thyroid": ("69748006", "Thyroid structure"),
+        "cervix": ("71252005", "Cervix uteri structure"),
+        "adrenal": ("23451007", "Adrenal structure"),
+        "skin": ("39937001", "Skin structure"),
+    }.items()
+}
+
 BEHAVIOUR_PRIMARY = "3"
 BEHAVIOUR_METASTATIC = "6"
 
