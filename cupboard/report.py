@@ -64,6 +64,8 @@ class ClinicSummary:
     ecog: tuple[tuple[dt.date, int], ...] = ()  # oldest first
     findings: tuple[str, ...] = ()
     outstanding: tuple[str, ...] = ()
+    # Referrals beside the decision, one line each with its status (issue 21).
+    referrals: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -370,6 +372,9 @@ def outcome_letter_pdf(summary: ClinicSummary, *, unicode_font: bool = True) -> 
     if summary.pathway_start:
         pdf.labelled("Pathway start (well-founded suspicion)", _date(summary.pathway_start))
     _decisions(pdf, summary)
+    # The GP shares palliative and supportive care: what was asked, of whom, how far.
+    pdf.heading("Referrals")
+    pdf.bullets(summary.referrals, "No referral made beside the decision.")
     _ecog(pdf, summary)
     pdf.heading("Key findings")
     pdf.bullets(summary.findings, "No findings recorded yet.")

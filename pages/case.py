@@ -15,7 +15,7 @@ from cupboard.services import case_record
 from cupboard.services.case_record import CaseRecord, guidance_for
 from cupboard.services.context import ServiceContext
 from cupboard.ui import case_panels as panels
-from cupboard.ui import trial_panel
+from cupboard.ui import referrals_panel, trial_panel
 from cupboard.ui.cache import cached_read
 from cupboard.ui.case_finder import case_finder
 from cupboard.ui.guard import page_guard, show_error
@@ -157,6 +157,10 @@ if ecog_tab.open:
 if decision_tab.open:
     with decision_tab:
         panels.decision_section(ctx, record, guidance, key=f"case_{case_id}")
+        st.divider()
+        referrals_panel.referrals_section(
+            ctx, case_id, guidance, record.decisions, key=f"case_{case_id}_referrals"
+        )
 if history_tab.open:
     with history_tab:
         # Read with the record when the tab was already open; just opened, read now.

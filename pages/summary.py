@@ -22,6 +22,7 @@ from cupboard.ui.case_panels import (
 )
 from cupboard.ui.downloads import download_button
 from cupboard.ui.guard import page_guard, show_error
+from cupboard.ui.referrals_panel import referrals_frame
 from cupboard.ui.text import escape_markdown
 
 ctx = page_guard("view_cases")
@@ -100,6 +101,12 @@ if not record.decisions:
 for decision in record.decisions:
     with st.container(border=True):
         decision_card(decision)
+
+st.header("Referrals")
+if view.referrals:
+    static_table(referrals_frame(view.referrals))
+else:
+    st.text("No referral made beside the decision.")
 
 st.header("Performance status (ECOG)")
 latest_ecog_metric(record.ecog)

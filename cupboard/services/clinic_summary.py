@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from cupboard.report import ClinicSummary, LetterDecision, outcome_letter_pdf
 from cupboard.services.audit import record_event
 from cupboard.services.case_record import CaseRecord, DecisionRow, case_record, site_label
 from cupboard.services.context import ServiceContext
+from cupboard.services.referrals import ReferralView, case_referrals
 
 __all__ = [
     "ClinicCase",
@@ -109,6 +111,17 @@ def outstanding_workup(record: CaseRecord) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def referral_lines(referrals: Sequence[ReferralView]) -> tuple[str, ...]:
+    """One line per referral for the letter: what, when, how far, why."""
+    lines = []
+    for r in referrals:
+        status = f"requested {r.requested_on.isoformat()}"
+        if r.status != "requested":
+            status += f"; {r.status_label.lower()} {r.status_on.isoformat()}"
+        lines.append(f"{r.label}: {status}. Reason: {r.reason}")
+    return tuple(lines)
+
+
 def summary_from_record(
     record: CaseRecord,
     *,
@@ -116,6 +129,7 @@ def summary_from_record(
     prepared_on: dt.date,
     prepared_by: str,
     centre: str,
+    referrals: Sequence[ReferralView] = (),
 ) -> ClinicSummary:
     """Select what the outcome letter says from a case record (pure)."""
     header = record.header
@@ -145,6 +159,7 @@ def summary_from_record(
         ecog=tuple((p.observed_on, p.score) for p in record.ecog),
         findings=key_findings(record),
         outstanding=outstanding_workup(record),
+        referrals=referral_lines(referrals),
         contacts=tuple(contacts),
     )
 
@@ -179,6 +194,7 @@ class ClinicSummaryView:
 
     record: CaseRecord
     letter: ClinicSummary
+    referrals: tuple[ReferralView, ...] = ()
 
 
 def clinic_summary(
@@ -188,14 +204,16 @@ def clinic_summary(
     record's read checks it)."""
     today = today or dt.date.today()
     record = case_record(ctx, case_id, today)
+    referrals = tuple(case_referrals(ctx, case_id))
     letter = summary_from_record(
         record,
         recipient=record.header.referrer_name,
         prepared_on=today,
         prepared_by=ctx.actor.display_name,
         centre=centre_name(),
+        referrals=referrals,
     )
-    return ClinicSummaryView(record, letter)
+    return ClinicSummaryView(record, letter, referrals)
 
 
 def export_outcome_letter(ctx: ServiceContext, case_id: int, today: dt.date | None = None) -> bytes:

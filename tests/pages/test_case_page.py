@@ -119,7 +119,11 @@ def test_the_case_page_renders_every_section_on_the_demo_cohort(
 
     _open_tab(app, case_id, "Decision")
     _no_errors(app)
-    assert [s.value for s in app.subheader] == ["Record the MDT decision", "Decisions so far"]
+    assert [s.value for s in app.subheader] == [
+        "Record the MDT decision",
+        "Decisions so far",
+        "Referrals beside the decision",
+    ]
 
     _open_tab(app, case_id, "History")
     _no_errors(app)

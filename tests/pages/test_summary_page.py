@@ -58,6 +58,7 @@ def test_renders_for_a_seeded_case_and_offers_the_letter(
     assert title.value.startswith("Before clinic · CUP-")
     assert [h.value for h in app.header] == [
         "Decisions",
+        "Referrals",
         "Performance status (ECOG)",
         "Latest findings",
         "Workup outstanding",
