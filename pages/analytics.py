@@ -67,7 +67,7 @@ def load_report(
     return data.period_decisions, report
 
 
-@cached_read(shared=True)  # plotly figures: costly to copy, never changed by the page
+@cached_read()
 def load_figures(
     ctx: ServiceContext,
     filters: service.AnalyticsFilter,
@@ -89,7 +89,7 @@ def load_figures(
     }
 
 
-@cached_read(shared=True)
+@cached_read()
 def load_decision_mix(
     ctx: ServiceContext,
     filters: service.AnalyticsFilter,

@@ -15,13 +15,16 @@ write in between returns the stored result; the first rerun after a write reads 
     data = report(ctx, filters, today)  # the same call, cached
 
 Rules for a cached read:
-- its first parameter is the ``ServiceContext``; every other argument is hashable by
-  ``st.cache_data`` and says everything the result depends on (dates included: pass
-  ``today`` rather than reading the clock inside);
-- the result does not depend on who asks, or the read is declared ``per_user=True``;
-  the permission (``action``) is checked on every call, cache hit or not;
-- results are copied out of the cache (``st.cache_data`` pickles them), so a page may
-  change what it gets without touching the stored one.
+- its first parameter is the ``ServiceContext``; every other argument can be pickled
+  and says everything the result depends on (dates included: pass ``today`` rather
+  than reading the clock inside);
+- the result does not depend on who asks beyond their role, or the read is declared
+  ``per_user=True``; the permission (``action``) is checked on every call, cache hit
+  or not. The role is always part of the key, so a read that one day shows a chair
+  more than a navigator cannot hand the chair's answer to the navigator;
+- every caller gets its own copy of the result, plotly figures included (see
+  :func:`stored` and :func:`fresh`), so a page may change what it gets without
+  touching what the next user is shown.
 
 Writes that add no audit row (sign-in counters) change nothing a cached read returns.
 ``CACHE_TTL`` bounds how long anything could be served stale should a write ever
@@ -33,12 +36,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import io
 import pickle
 import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.basedatatypes import BaseFigure
 
 from cupboard.db import get_engine
 from cupboard.services.context import ServiceContext
@@ -98,11 +104,39 @@ def arguments_key(arguments: dict[str, Any]) -> bytes:
     return pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _fresh_figure(spec: dict[str, Any]) -> go.Figure:
+    """A new figure from the plain form of one that plotly checked when it was built.
+    Checking it again (what unpickling or copying a figure does) costs about as much as
+    building it; taking the checked form as it is costs a few milliseconds."""
+    return go.Figure(spec, _validate=False)
+
+
+class _ResultPickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseFigure):
+            return _fresh_figure, (obj.to_dict(),)
+        return NotImplemented
+
+
+def stored(result: Any) -> bytes:
+    """What a cache keeps of a result: its pickle, plotly figures as their plain form.
+
+    Bytes cannot be changed, so a cache entry shared by every session stays as it was
+    built whatever a page does with what it was given (:func:`fresh`)."""
+    buffer = io.BytesIO()
+    _ResultPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(result)
+    return buffer.getvalue()
+
+
+def fresh(entry: bytes) -> Any:
+    """A caller's own copy of a stored result: new objects, new figures."""
+    return pickle.loads(entry)  # noqa: S301 (bytes this process pickled itself)
+
+
 def cached_read(
     *,
     action: str = "view_cases",
     per_user: bool = False,
-    shared: bool = False,
     ttl: dt.timedelta = CACHE_TTL,
     max_entries: int = MAX_ENTRIES,
 ) -> Callable[
@@ -112,10 +146,7 @@ def cached_read(
 
     ``action``: the permission checked on every call, before the cache is consulted.
     ``per_user``: the result depends on the signed-in user (e.g. "my cases"), so each
-    user has their own entries; otherwise one result serves everyone.
-    ``shared``: hand every caller the stored object itself (``st.cache_resource``)
-    instead of a copy, for results that are costly to copy and that no caller changes,
-    such as plotly figures (rebuilding one from a pickle validates it all over again).
+    user has their own entries; otherwise one result serves everyone with the same role.
     """
 
     def decorate(
@@ -123,7 +154,7 @@ def cached_read(
     ) -> Callable[Concatenate[ServiceContext, P], T]:
         signature = inspect.signature(read)
         name = f"{read.__code__.co_filename}:{read.__qualname__}"
-        cached = _cached_runner(name, shared, ttl, max_entries)
+        cached = _cached_runner(name, ttl, max_entries)
 
         @functools.wraps(read)
         def read_cached(ctx: ServiceContext, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -134,7 +165,10 @@ def cached_read(
             user_id = ctx.actor.user_id if per_user else None
             version = data_version(ctx.database_url)
             key = arguments_key(arguments)
-            result: T = cached(read, ctx, arguments, ctx.database_url, user_id, version, key)
+            entry = cached(
+                read, ctx, arguments, ctx.database_url, ctx.actor.role, user_id, version, key
+            )
+            result: T = fresh(entry)
             return result
 
         return read_cached
@@ -142,22 +176,20 @@ def cached_read(
     return decorate
 
 
-_runners: dict[tuple[str, bool, dt.timedelta, int], Callable[..., Any]] = {}
+_runners: dict[tuple[str, dt.timedelta, int], Callable[..., bytes]] = {}
 _runners_lock = threading.Lock()
 
 
-def _cached_runner(
-    name: str, shared: bool, ttl: dt.timedelta, max_entries: int
-) -> Callable[..., Any]:
-    """One ``st.cache_data`` (or ``st.cache_resource``) function per read, made once per
-    process.
+def _cached_runner(name: str, ttl: dt.timedelta, max_entries: int) -> Callable[..., bytes]:
+    """One ``st.cache_resource`` function per read, made once per process, keeping each
+    result as :func:`stored` bytes (shared by every session, and unchangeable).
 
     A page script runs, and so defines and decorates its reads, on every rerun;
     ``st.cache_data`` reads a function's source to key its cache, which costs more than
     a cache hit. The runner is made once per read, and is handed the read it runs on
     each call (``_read``: not part of the key), so every session runs its own.
     """
-    key = (name, shared, ttl, max_entries)
+    key = (name, ttl, max_entries)
     with _runners_lock:
         runner = _runners.get(key)
         if runner is None:
@@ -167,19 +199,19 @@ def _cached_runner(
                 _ctx: ServiceContext,
                 _arguments: dict[str, Any],
                 database_url: str,
+                role: str,
                 user_id: int | None,
                 version: int,
                 arguments_key: bytes,
-            ) -> Any:
+            ) -> bytes:
                 # The parameters without a leading underscore are the cache key; they
                 # are not used here. The arguments are keyed by arguments_key instead.
-                return _read(_ctx, **_arguments)
+                return stored(_read(_ctx, **_arguments))
 
-            # st.cache_data keys a function's cache by its module, qualified name and
+            # Streamlit keys a function's cache by its module, qualified name and
             # source; ``run`` has the same source for every read, so it is named after
             # the read (file included: page scripts all run as ``__main__``).
             run.__qualname__ = name
-            cache = st.cache_resource if shared else st.cache_data
-            runner = cache(ttl=ttl, max_entries=max_entries, show_spinner=False)(run)
+            runner = st.cache_resource(ttl=ttl, max_entries=max_entries, show_spinner=False)(run)
             _runners[key] = runner
     return runner

@@ -79,6 +79,7 @@ from cupboard.services.findings import (
 )
 from cupboard.services.performance import record_ecog
 from cupboard.services.workup import InvestigationEdit, save_workup_edits
+from cupboard.ui.cache import fresh, stored
 from cupboard.ui.guard import fragment_context
 from cupboard.ui.text import escape_markdown as esc
 
@@ -1122,9 +1123,9 @@ def guidance_panel(
 # Performance status
 
 
-# A figure per distinct input, shared by every session (st.cache_resource: a copy out
-# of st.cache_data would be unpickled, which validates the whole figure again). Streamlit
-# only reads the figure (st.plotly_chart serialises a copy), and so does this module.
+# A figure per distinct input, built once for every session and kept as unchangeable
+# bytes (cupboard/ui/cache.stored): each chart drawn gets a figure of its own, so nothing
+# done to one patient's chart in one session can show in another's.
 ECOG_FIGURES = 128
 
 
@@ -1139,27 +1140,38 @@ def _ecog_figure(
     until: dt.date,
     height: int,
     font_size: int,
-) -> go.Figure:
-    return ecog_figure(
-        ecog,
-        decisions=decisions,
-        treatment_starts=treatment_starts,
-        weight=weight,
-        ldh=ldh,
-        ldh_upper_limit=ldh_upper_limit,
-        until=until,
-        height=height,
-        font_size=font_size,
+) -> bytes:
+    return stored(
+        ecog_figure(
+            ecog,
+            decisions=decisions,
+            treatment_starts=treatment_starts,
+            weight=weight,
+            ldh=ldh,
+            ldh_upper_limit=ldh_upper_limit,
+            until=until,
+            height=height,
+            font_size=font_size,
+        )
     )
 
 
 def ecog_chart(record: CaseRecord, *, height: int = 360, font_size: int = 14) -> None:
-    """ECOG over time with decisions and treatment starts; weight and LDH if recorded.
-    The figure is built once per distinct content (plain tuples in, see ``_ecog_figure``)."""
+    """ECOG over time with decisions and treatment starts; weight and LDH if recorded."""
+    st.plotly_chart(
+        ecog_chart_figure(record, height=height, font_size=font_size),
+        key=f"ecog_chart_{record.header.case_id}",
+        config={"displaylogo": False},
+    )
+
+
+def ecog_chart_figure(record: CaseRecord, *, height: int, font_size: int) -> go.Figure:
+    """The case's ECOG figure, this caller's own: built once per distinct content (plain
+    tuples in, see ``_ecog_figure``), each caller given a fresh copy."""
     current = record.current_decisions
     ldh = [s for s in record.findings.serum if s.marker == "LDH"]
     upper = next((s.upper_limit_normal for s in ldh if s.upper_limit_normal is not None), None)
-    figure = _ecog_figure(
+    entry = _ecog_figure(
         tuple((p.observed_on, p.score) for p in record.ecog),
         tuple((d.decided_on, d.label) for d in current),
         tuple((d.treatment_started_on, d.label) for d in current if d.treatment_started_on),
@@ -1170,9 +1182,8 @@ def ecog_chart(record: CaseRecord, *, height: int = 360, font_size: int = 14) ->
         height,
         font_size,
     )
-    st.plotly_chart(
-        figure, key=f"ecog_chart_{record.header.case_id}", config={"displaylogo": False}
-    )
+    figure: go.Figure = fresh(entry)
+    return figure
 
 
 def latest_ecog_metric(series: Sequence[EcogPoint]) -> None:

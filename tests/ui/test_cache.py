@@ -3,18 +3,26 @@ else does; the permission is checked on every call; each read has its own entrie
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
 
+import plotly.graph_objects as go
 import pytest
 import streamlit as st
 from sqlalchemy import Engine, text
 
 from cupboard.db import get_engine
 from cupboard.errors import PermissionDeniedError
+from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services import case_record
+from cupboard.services.accounts import create_user
 from cupboard.services.context import ServiceContext
+from cupboard.services.performance import record_ecog
 from cupboard.services.workup import update_investigation
+from cupboard.ui import case_panels
 from cupboard.ui.cache import DATA_VERSION_WINDOW, cached_read, data_version
 
 
@@ -89,6 +97,7 @@ def test_a_cached_read_runs_once_until_someone_writes(
     contexts: dict[str, ServiceContext], make_case: Callable[..., int]
 ) -> None:
     nav, onc = contexts["navigator"], contexts["oncologist"]
+    other_nav = _another(nav)
     case_id = make_case()
     calls: list[int] = []
 
@@ -99,7 +108,7 @@ def test_a_cached_read_runs_once_until_someone_writes(
 
     first = statuses(nav, case_id)
     assert statuses(nav, case_id) == first
-    assert statuses(onc, case_id=case_id) == first  # shared by users, same key
+    assert statuses(other_nav, case_id=case_id) == first  # shared by users of a role
     assert calls == [case_id]
     row = case_record.workup(onc, case_id)[0]
     update_investigation(onc, row.investigation_id, row.version, {"status": "requested"})
@@ -146,19 +155,82 @@ def test_two_reads_with_the_same_arguments_do_not_share_entries(
     assert (one(nav, 1), two(nav, 1), one(nav, 1)) == ("one 1", "two 1", "one 1")
 
 
-def test_results_are_copies_unless_shared(contexts: dict[str, ServiceContext]) -> None:
-    @cached_read()
-    def copied(ctx: ServiceContext) -> list[int]:
-        return [1, 2]
+def _another(ctx: ServiceContext) -> ServiceContext:
+    """A second signed-in user with the same role."""
+    role = ctx.actor.role
+    user_id = create_user(
+        ctx.database_url,
+        SYSTEM_ACTOR,
+        username=f"second-{role}",
+        display_name=f"Second {role.title()}",
+        role=role,
+        email=f"second-{role}@example.invalid",
+    )
+    return ServiceContext(ctx.database_url, replace(ctx.actor, user_id=user_id))
 
-    @cached_read(shared=True)
-    def shared(ctx: ServiceContext) -> list[int]:
-        return [1, 2]
+
+def test_each_role_has_its_own_entries(contexts: dict[str, ServiceContext]) -> None:
+    """A read that shows a chair more than a navigator must never hand the chair's answer
+    to the navigator, even if it forgot to say per_user."""
+    calls: list[str] = []
+
+    @cached_read()
+    def shown_to(ctx: ServiceContext) -> str:
+        calls.append(ctx.actor.role)
+        return f"what a {ctx.actor.role} may see"
+
+    assert shown_to(contexts["chair"]) == "what a chair may see"
+    assert shown_to(contexts["navigator"]) == "what a navigator may see"
+    assert shown_to(contexts["chair"]) == "what a chair may see"
+    assert calls == ["chair", "navigator"]
+
+
+def test_every_caller_gets_its_own_copy_figures_included(
+    contexts: dict[str, ServiceContext],
+) -> None:
+    built: list[int] = []
+
+    @cached_read()
+    def report(ctx: ServiceContext) -> dict[str, Any]:
+        built.append(1)
+        figure = go.Figure(go.Bar(x=["seen", "waiting"], y=[3, 4]))
+        figure.update_layout(title_text="Cases")
+        return {"counts": [3, 4], "figure": figure}
 
     nav = contexts["navigator"]
-    copied(nav).append(3)
-    assert copied(nav) == [1, 2]
-    assert shared(nav) is shared(nav)
+    other_nav = _another(nav)
+    first = report(nav)
+    first["counts"].append(5)
+    first["figure"].update_layout(title_text="Changed by one page")
+    first["figure"].add_trace(go.Scatter(x=["seen"], y=[1]))
+    first["figure"].data[0].marker.color = "red"
+
+    second = report(other_nav)
+    assert built == [1]  # the same entry ...
+    assert second["counts"] == [3, 4]  # ... untouched by what the first caller did
+    assert second["figure"] is not first["figure"]
+    assert second["figure"].layout.title.text == "Cases"
+    assert len(second["figure"].data) == 1 and second["figure"].data[0].marker.color is None
+    assert second["figure"].to_dict() == report(nav)["figure"].to_dict()
+
+
+def test_a_changed_ecog_chart_leaves_the_next_users_chart_alone(
+    contexts: dict[str, ServiceContext], make_case: Callable[..., int]
+) -> None:
+    oncologist = contexts["oncologist"]
+    case_id = make_case()
+    record_ecog(oncologist, case_id, score=1, observed_on=dt.date.today())
+    record = case_record.case_record(oncologist, case_id)
+
+    first = case_panels.ecog_chart_figure(record, height=360, font_size=14)
+    before = first.to_dict()
+    first.update_layout(title_text="Changed in one session", height=100)
+    first.data[0].y = (4,)
+    first.add_trace(go.Scatter(x=[dt.date.today()], y=[2]))
+
+    second = case_panels.ecog_chart_figure(record, height=360, font_size=14)
+    assert second is not first
+    assert second.to_dict() == before
 
 
 def test_sessions_reading_at_once_get_the_same_answer(
