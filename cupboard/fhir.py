@@ -191,6 +191,14 @@ class MeetingData:
 
 
 @dataclass(frozen=True)
+class AgendaData:
+    """The case on one MDT meeting's agenda."""
+
+    meeting: MeetingData
+    question: str | None = None
+
+
+@dataclass(frozen=True)
 class DecisionData:
     code: str
     rationale: str | None
@@ -243,6 +251,7 @@ class CaseRecord:
     serum_markers: tuple[SerumData, ...] = ()
     ecog: tuple[EcogData, ...] = ()
     decisions: tuple[DecisionData, ...] = ()
+    agenda: tuple[AgendaData, ...] = ()
     case_id: int | None = field(default=None, compare=False)
 
 
@@ -457,6 +466,19 @@ def _episode_extensions(c: CaseData) -> list[Extension]:
     return extensions
 
 
+def _agenda_extensions(record: CaseRecord) -> list[Extension]:
+    extensions = []
+    for entry in record.agenda:
+        parts = [
+            _ext("date", valueDate=entry.meeting.meeting_date),
+            _ext("title", valueString=entry.meeting.title),
+        ]
+        if entry.question:
+            parts.append(_ext("question", valueString=entry.question))
+        extensions.append(Extension(url=fc.EXT_MDT_AGENDA, extension=parts))
+    return extensions
+
+
 def _episode(
     record: CaseRecord, patient_url: str, referral_url: str, condition_url: str
 ) -> EpisodeOfCare:
@@ -469,7 +491,7 @@ def _episode(
         period=period,
         referralRequest=[_ref(referral_url)],
         diagnosis=[EpisodeOfCareDiagnosis(condition=_ref(condition_url), rank=1)],
-        extension=_episode_extensions(c),
+        extension=_episode_extensions(c) + _agenda_extensions(record),
     )
 
 
@@ -1269,6 +1291,24 @@ def _case_record(
     )
 
 
+def _agenda(episode: EpisodeOfCare | None) -> tuple[AgendaData, ...]:
+    entries = []
+    for extension in (episode.extension or []) if episode is not None else []:
+        if extension.url != fc.EXT_MDT_AGENDA:
+            continue
+        date, title, question = (_sub(extension, k) for k in ("date", "title", "question"))
+        day = _day(date.valueDate) if date is not None else None
+        if day is None:
+            continue
+        entries.append(
+            AgendaData(
+                MeetingData(day, title.valueString if title is not None else "CUP MDT"),
+                question.valueString if question is not None else None,
+            )
+        )
+    return tuple(entries)
+
+
 def _based_on(index: _Index, rtype: str) -> dict[int, Any]:
     """Resources of a type by the id() of the request they are based on."""
     found: dict[int, Any] = {}
@@ -1740,6 +1780,7 @@ def record_from_bundle(content: bytes | str) -> ParsedBundle:
         serum_markers=_serum(index),
         ecog=_ecog(index),
         decisions=_decisions(index),
+        agenda=_agenda(episode),
     )
     return ParsedBundle(record, tuple(problems), tuple(notes))
 

@@ -472,4 +472,7 @@ EXT_WORKUP_STATUS = cupboard_extension("workup-status")
 EXT_DIFFERENTIATION = cupboard_extension("differentiation")
 EXT_ECOG_AT_DECISION = cupboard_extension("ecog-at-decision")
 EXT_MDT_MEETING = cupboard_extension("mdt-meeting")  # complex: date, title, attendee*
+# On the EpisodeOfCare, one per MDT meeting the case was put on the agenda of
+# (complex: date, title, question), so the receiving site counts the same meetings.
+EXT_MDT_AGENDA = cupboard_extension("mdt-agenda")
 EXT_DECISION_DETAIL = cupboard_extension("decision-detail")  # complex: field -> value

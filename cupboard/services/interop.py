@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from cupboard.export import (
     queue_frame,
 )
 from cupboard.fhir import (
+    AgendaData,
     CaseData,
     CaseRecord,
     DecisionData,
@@ -225,6 +226,10 @@ def _fhir_record(record: case_record.CaseRecord) -> CaseRecord:
                 follow_up_done_on=d.follow_up_done_on,
             )
             for d in decisions
+        ),
+        agenda=tuple(
+            AgendaData(MeetingData(a.meeting_date, a.title), a.question)
+            for a in sorted(record.agenda, key=lambda a: (a.meeting_date, a.meeting_id))
         ),
     )
 
@@ -476,6 +481,7 @@ class _CleanCase:
     serum: list[dict[str, Any]]
     ecog: list[dict[str, Any]]
     decisions: list[tuple[dict[str, Any], MeetingData | None, bool, int | None, dict[str, Any]]]
+    agenda: list[tuple[MeetingData, str | None]]
 
 
 class _Problems:
@@ -751,6 +757,24 @@ def _clean_decisions(
     return cleaned
 
 
+def _clean_agenda(
+    agenda: Sequence[AgendaData], problems: _Problems
+) -> list[tuple[MeetingData, str | None]]:
+    cleaned: list[tuple[MeetingData, str | None]] = []
+    for entry in agenda:
+        before = len(problems.items)
+        day = problems.check("EpisodeOfCare", v.date, "agenda.date", entry.meeting.meeting_date)
+        title = problems.check("EpisodeOfCare", v.text, "agenda.title", entry.meeting.title, 200)
+        question = problems.check(
+            "EpisodeOfCare", v.optional_text, "agenda.question", entry.question, v.MAX_LONG_TEXT
+        )
+        meeting = MeetingData(day, title) if day is not None and title is not None else None
+        fresh = all(meeting != seen for seen, _ in cleaned)
+        if len(problems.items) == before and meeting is not None and fresh:
+            cleaned.append((meeting, question))
+    return cleaned
+
+
 def _clean_record(record: CaseRecord, today: dt.date) -> tuple[_CleanCase | None, list[Problem]]:
     problems = _Problems()
     referral = _clean_patient(record, today, problems)
@@ -764,6 +788,7 @@ def _clean_record(record: CaseRecord, today: dt.date) -> tuple[_CleanCase | None
         serum=_clean_serum(record.serum_markers, today, problems),
         ecog=_clean_ecog(record.ecog, today, problems),
         decisions=_clean_decisions(record.decisions, today, problems),
+        agenda=_clean_agenda(record.agenda, problems),
     )
     for ihc in record.ihc_without_report:
         entries = _ihc_entries([ihc], ihc.where, problems)
@@ -913,6 +938,19 @@ def _write_case(session: Session, actor: Actor, clean: _CleanCase, reason: str) 
             )
         )
         created.append(decision.id)
+    for meeting, question in clean.agenda:
+        meeting_id = _meeting_for(session, actor, meeting, [], reason)
+        last = session.scalar(
+            select(func.max(AgendaItem.position)).where(AgendaItem.meeting_id == meeting_id)
+        )
+        add(
+            AgendaItem(
+                meeting_id=meeting_id,
+                case_id=case.id,
+                position=(last or 0) + 1,
+                question=question,
+            )
+        )
     # One event for the case as a whole, beside the create event of every row.
     record_event(session, actor, "import", "case", case.id, case_id=case.id, reason=reason)
     return case.id

@@ -21,6 +21,7 @@ from cupboard.fhir import resources_by_type
 from cupboard.knowledge import fhir_codes as fc
 from cupboard.knowledge.performance import ECOG_LOINC_ANSWERS
 from cupboard.models import (
+    AgendaItem,
     AuditEvent,
     Case,
     Decision,
@@ -107,6 +108,11 @@ def clinical_content(url: str) -> dict[str, dict[str, Any]]:
                 grouped[mrn_of_case[row.case_id]].append(values(row))
             for mrn in mrn_of_case.values():
                 content[mrn][name] = _sorted(grouped.get(mrn, []))
+
+        # The MDT agenda history: the meetings each case was put before (issue 17).
+        collect(
+            "agenda", AgendaItem, lambda r: (r.meeting.meeting_date, r.meeting.title, r.question)
+        )
 
         histology = {r.id: r.histology for r in session.scalars(select(PathologyReport))}
         meetings = {m.id: (m.meeting_date, m.title) for m in session.scalars(select(MdtMeeting))}
@@ -232,7 +238,7 @@ def test_every_demo_case_round_trips_through_fhir(
     assert sent == received
     # Not a vacuous comparison: the cohort has findings of every kind.
     assert all(content["investigations"] for content in sent.values())
-    for kind in ("pathology", "ihc", "serum", "ecog", "decisions"):
+    for kind in ("pathology", "ihc", "serum", "ecog", "decisions", "agenda"):
         assert any(content[kind] for content in sent.values()), kind
 
 
