@@ -14,7 +14,11 @@ What is on the list (issue 5, docs/clinical-rules.md section 1):
   lead-time target;
 - a case *ready for MDT* that is on no upcoming agenda;
 - a decision whose follow-up is overdue, or a treatment decision with no treatment
-  start recorded ``treatment_start_days`` after it.
+  start recorded ``treatment_start_days`` after it;
+- a referral beside the decision requested more than ``referral_accept_days`` ago and
+  not yet accepted, seen or declined; and a referral the guidance suggested (palliative
+  care, genetics: docs/clinical-rules.md section 11) that was not made when the board
+  decided (issue 21).
 
 Urgency: days overdue first (a negative number is the days left before the target),
 then the pathway clock (longest on the pathway first).
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from cupboard.knowledge.decisions import DECISION_KINDS_BY_CODE, DECISION_LABELS
 from cupboard.knowledge.investigations import INVESTIGATIONS, INVESTIGATIONS_BY_CODE
 from cupboard.knowledge.pathway import DEFAULT_LEAD_TIMES, DEFAULT_PARTIAL_LEAD_TIMES, LeadTime
+from cupboard.knowledge.referrals import REFERRAL_KIND_LABELS, REFERRAL_OVERDUE_DAYS
 
 # A request should be booked within the SVF partial lead time from block A (history,
 # bloods) to block B (CT + biopsy): 5 calendar days [SVF]. A request older than this
@@ -87,6 +92,8 @@ WORKLIST_KINDS: tuple[WorklistKind, ...] = (
     WorklistKind("not_on_agenda", "Ready for MDT, not on an agenda", "SVF"),
     WorklistKind("follow_up_overdue", "Follow-up overdue", "local"),
     WorklistKind("treatment_not_started", "Treatment start not recorded", "SVF"),
+    WorklistKind("referral_not_accepted", "Referral not accepted", "local"),
+    WorklistKind("referral_not_made", "Suggested referral not made", "local"),
 )
 WORKLIST_KIND_LABELS: dict[str, str] = {k.code: k.label for k in WORKLIST_KINDS}
 _KIND_ORDER: dict[str, int] = {k.code: n for n, k in enumerate(WORKLIST_KINDS)}
@@ -102,6 +109,7 @@ class WorklistPolicy:
     treatment_start_days: int = TREATMENT_START_DAYS
     expected_first_treatment: str = EXPECTED_FIRST_TREATMENT
     lead_times: tuple[LeadTime, ...] = DEFAULT_LEAD_TIMES
+    referral_accept_days: int = REFERRAL_OVERDUE_DAYS
 
     def lead_time(self, first_treatment: str) -> LeadTime:
         for lead_time in self.lead_times:
@@ -154,6 +162,33 @@ class DecisionRow:
     superseded: bool = False
 
 
+@dataclass(frozen=True)
+class ReferralRow:
+    """A referral beside the decision (cupboard/knowledge/referrals.py)."""
+
+    referral_id: int
+    version: int
+    case_id: int
+    kind: str
+    status: str
+    requested_on: dt.date
+    detail: str | None = None
+
+    @property
+    def label(self) -> str:
+        kind = REFERRAL_KIND_LABELS.get(self.kind, self.kind)
+        return f"{kind} ({self.detail})" if self.detail else kind
+
+
+@dataclass(frozen=True)
+class PromptedReferral:
+    """A referral the guidance suggests for a case (its ``referrals_to_consider``)."""
+
+    case_id: int
+    kind: str
+    reason: str
+
+
 # Output ---------------------------------------------------------------------------
 
 
@@ -171,7 +206,8 @@ class WorklistItem:
     pathway_day: int
     investigation_id: int | None = None
     decision_id: int | None = None
-    version: int | None = None  # of the investigation or decision, as read
+    version: int | None = None  # of the investigation, decision or referral, as read
+    referral_id: int | None = None
 
     @property
     def kind_label(self) -> str:
@@ -180,7 +216,10 @@ class WorklistItem:
     @property
     def key(self) -> str:
         """Unique per item: one row may appear once per kind."""
-        return f"{self.kind}:{self.case_id}:{self.investigation_id or self.decision_id or 0}"
+        row = self.investigation_id or self.decision_id or self.referral_id or 0
+        # A suggested referral not made has no row: the kind it suggests tells them apart.
+        suffix = f":{self.what}" if self.kind == "referral_not_made" else ""
+        return f"{self.kind}:{self.case_id}:{row}{suffix}"
 
 
 def urgency_key(item: WorklistItem) -> tuple[int, int, int, int, str]:
@@ -200,6 +239,7 @@ class Cutoffs:
     follow_up_before: dt.date  # follow_up_due < this: follow-up overdue
     decided_before: dt.date  # decided_on < this: treatment start overdue
     pathway_started_on_or_before: dt.date  # pathway_start <= this: clock may be near
+    referral_requested_before: dt.date  # requested_on < this: referral not accepted
 
 
 def cutoffs(today: dt.date, policy: WorklistPolicy) -> Cutoffs:
@@ -210,6 +250,7 @@ def cutoffs(today: dt.date, policy: WorklistPolicy) -> Cutoffs:
         follow_up_before=today,
         decided_before=today - dt.timedelta(days=policy.treatment_start_days),
         pathway_started_on_or_before=today - dt.timedelta(days=shortest - policy.near_target_days),
+        referral_requested_before=today - dt.timedelta(days=policy.referral_accept_days),
     )
 
 
@@ -353,18 +394,75 @@ def _case_items(
     return items
 
 
+def _referral_items(
+    case: CaseRow,
+    decisions: Sequence[DecisionRow],
+    referrals: Sequence[ReferralRow],
+    prompted: Sequence[PromptedReferral],
+    today: dt.date,
+    policy: WorklistPolicy,
+) -> list[WorklistItem]:
+    items: list[WorklistItem] = []
+    pathway_day = _days(today, case.pathway_start)
+
+    def item(kind: str, what: str, detail: str, due: dt.date, **ids: int) -> WorklistItem:
+        return WorklistItem(
+            kind=kind,
+            case_id=case.case_id,
+            pseudonym=case.pseudonym,
+            navigator_id=case.navigator_id,
+            navigator_name=case.navigator_name,
+            what=what,
+            detail=detail,
+            due_on=due,
+            days_overdue=_days(today, due),
+            pathway_day=pathway_day,
+            **ids,  # type: ignore[arg-type]
+        )
+
+    for referral in referrals:
+        # Still only requested: the receiving service has not taken the patient on.
+        due = referral.requested_on + dt.timedelta(days=policy.referral_accept_days)
+        if referral.status == "requested" and due < today:
+            detail = (
+                f"requested {referral.requested_on.isoformat()}, not accepted after "
+                f"{policy.referral_accept_days} days"
+            )
+            ids = {"referral_id": referral.referral_id, "version": referral.version}
+            items.append(item("referral_not_accepted", referral.label, detail, due, **ids))
+    current = _current(decisions)
+    if current:
+        # The board has decided: a referral the guidance suggested and nobody made is
+        # a question for the navigator to take back to the responsible doctor.
+        decided_on = current[-1].decided_on
+        made = {r.kind for r in referrals}
+        for prompt in prompted:
+            if prompt.kind in made:
+                continue
+            label = REFERRAL_KIND_LABELS.get(prompt.kind, prompt.kind)
+            detail = (
+                f"suggested ({prompt.reason}); no referral made since the decision of "
+                f"{decided_on.isoformat()}"
+            )
+            items.append(item("referral_not_made", label, detail, decided_on))
+    return items
+
+
 def build_worklist(
     cases: Iterable[CaseRow],
     investigations: Iterable[InvestigationRow],
     decisions: Iterable[DecisionRow],
     today: dt.date,
     policy: WorklistPolicy | None = None,
+    referrals: Iterable[ReferralRow] = (),
+    prompted: Iterable[PromptedReferral] = (),
 ) -> list[WorklistItem]:
     """Every item needing action for these cases, most urgent first.
 
-    ``cases`` must hold the case of every investigation and decision given; a
-    decision list must be complete for its case (the lead time depends on it).
-    Closed cases yield nothing.
+    ``cases`` must hold the case of every investigation, decision and referral given;
+    a decision list must be complete for its case (the lead time depends on it), and
+    so must a referral list for a case with prompts (a referral made silences its
+    prompt). Closed cases yield nothing.
     """
     policy = policy or WorklistPolicy()
     by_case = {c.case_id: c for c in cases}
@@ -379,9 +477,26 @@ def build_worklist(
         found = _investigation_item(row, case, today, policy)
         if found is not None:
             items.append(found)
+    referrals_by_case: dict[int, dict[int, ReferralRow]] = {case_id: {} for case_id in by_case}
+    for referral in referrals:
+        referrals_by_case[referral.case_id][referral.referral_id] = referral
+    prompted_by_case: dict[int, list[PromptedReferral]] = {case_id: [] for case_id in by_case}
+    for prompt in prompted:
+        prompted_by_case[prompt.case_id].append(prompt)
     for case in by_case.values():
         if case.status != CLOSED_STATUS:
-            items.extend(_case_items(case, decisions_by_case[case.case_id], today, policy))
+            case_decisions = decisions_by_case[case.case_id]
+            items.extend(_case_items(case, case_decisions, today, policy))
+            items.extend(
+                _referral_items(
+                    case,
+                    case_decisions,
+                    list(referrals_by_case[case.case_id].values()),
+                    prompted_by_case[case.case_id],
+                    today,
+                    policy,
+                )
+            )
     return sorted(items, key=urgency_key)
 
 
@@ -441,5 +556,16 @@ def rule_descriptions(policy: WorklistPolicy | None = None) -> list[tuple[str, s
             WORKLIST_KIND_LABELS["treatment_not_started"],
             f"a treatment decision with no treatment start recorded after "
             f"{policy.treatment_start_days} days (SVF decision → start of radiotherapy)",
+        ),
+        (
+            WORKLIST_KIND_LABELS["referral_not_accepted"],
+            f"a referral beside the decision requested more than "
+            f"{policy.referral_accept_days} days ago and not yet accepted, seen or declined "
+            "(project reading: chased before the next board review)",
+        ),
+        (
+            WORKLIST_KIND_LABELS["referral_not_made"],
+            "the guidance suggested a referral (palliative care, genetics) and none of that "
+            "kind was made by the time the board decided",
         ),
     ]

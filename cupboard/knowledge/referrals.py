@@ -70,6 +70,10 @@ REFERRAL_TRANSITIONS: dict[str, tuple[str, ...]] = {
 # ---------------------------------------------------------------------------------
 # Prompts: when the record supports a referral the guidance suggests it.
 
+# The kinds the guidance may suggest; the worklist looks for these among the referrals
+# made (a case with one of each has no suggestion left unmade).
+PROMPTED_REFERRAL_KINDS: tuple[str, ...] = ("palliative_care", "clinical_genetics")
+
 # MSI-H or dMMR without a known germline result: germline testing for Lynch syndrome
 # [ESMO19HGI]; a tumour-agnostic immunotherapy biomarker is also a hereditary one.
 GENETICS_BIOMARKERS: tuple[str, ...] = ("MSI-H", "dMMR")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -37,8 +37,19 @@ from cupboard.errors import CupboardError, ValidationError
 from cupboard.knowledge.decisions import DECISION_KINDS
 from cupboard.knowledge.investigations import INVESTIGATIONS_BY_CODE
 from cupboard.knowledge.pathway import LeadTime
-from cupboard.models import AgendaItem, Case, Decision, Investigation, MdtMeeting, Patient, User
+from cupboard.knowledge.referrals import PROMPTED_REFERRAL_KINDS
+from cupboard.models import (
+    AgendaItem,
+    CareReferral,
+    Case,
+    Decision,
+    Investigation,
+    MdtMeeting,
+    Patient,
+    User,
+)
 from cupboard.services import workup
+from cupboard.services.case_record import guidance_for, load_profiles
 from cupboard.services.context import ServiceContext
 from cupboard.services.settings import get_lead_time_targets
 
@@ -151,6 +162,12 @@ def _streams(scope: Sequence[Any], today: dt.date, cut: rules.Cutoffs) -> list[_
         ).where(*scope, *where)
 
     reported_due = func.coalesce(Investigation.reported_on, today)
+
+    # The kinds the guidance can suggest (palliative care, genetics): a case that has a
+    # referral of each cannot have a suggestion left unmade.
+    def has_referral(kind: str) -> Any:
+        return exists().where(CareReferral.case_id == Case.id, CareReferral.kind == kind)
+
     return [
         _Stream(
             "request_not_booked",
@@ -226,6 +243,34 @@ def _streams(scope: Sequence[Any], today: dt.date, cut: rules.Cutoffs) -> list[_
             due=Decision.decided_on,
             row_id=Decision.id,
             overdue=true(),  # due = decision + the days allowed, before today
+        ),
+        _Stream(
+            "referral_not_accepted",
+            select(
+                CareReferral.id.label("row_id"),
+                CareReferral.case_id.label("case_id"),
+                CareReferral.requested_on.label("due"),
+            )
+            .join(Case, Case.id == CareReferral.case_id)
+            .where(
+                *scope,
+                CareReferral.status == "requested",
+                CareReferral.requested_on < cut.referral_requested_before,
+            ),
+            due=CareReferral.requested_on,
+            row_id=CareReferral.id,
+            overdue=true(),  # due = request + the days allowed, before today
+        ),
+        _Stream(
+            "referral_not_made",
+            cases(
+                exists().where(Decision.case_id == Case.id, Decision.superseded.is_(False)),
+                ~and_(*(has_referral(kind) for kind in PROMPTED_REFERRAL_KINDS)),
+            ),
+            due=Case.pathway_start,
+            row_id=Case.id,
+            overdue=false(),
+            counted=False,  # only the guidance on the case's picture can tell
         ),
     ]
 
@@ -355,6 +400,38 @@ def _current_decisions(session: Session, case_ids: Collection[int]) -> list[rule
     ]
 
 
+def _referrals(session: Session, case_ids: Collection[int]) -> list[rules.ReferralRow]:
+    """Every referral of these cases: a referral made silences the guidance's prompt."""
+    query = select(
+        CareReferral.id,
+        CareReferral.version,
+        CareReferral.case_id,
+        CareReferral.kind,
+        CareReferral.status,
+        CareReferral.requested_on,
+        CareReferral.detail,
+    )
+    return [
+        rules.ReferralRow(*row)
+        for chunk in _chunks(case_ids)
+        for row in session.execute(query.where(CareReferral.case_id.in_(chunk)))
+    ]
+
+
+def _prompted(
+    session: Session, case_ids: Collection[int], today: dt.date
+) -> list[rules.PromptedReferral]:
+    """The guidance's suggested referrals for these cases, read from their pictures."""
+    if not case_ids:
+        return []
+    batch = load_profiles(session, sorted(case_ids), today)
+    return [
+        rules.PromptedReferral(case_id, prompt.code, prompt.reason)
+        for case_id, profile in batch.profiles.items()
+        for prompt in guidance_for(profile).referrals_to_consider
+    ]
+
+
 def _investigation_row(r: Row[Any]) -> rules.InvestigationRow:
     return rules.InvestigationRow(
         investigation_id=r.row_id,
@@ -445,18 +522,30 @@ def worklist_page(
         case_ids = {r.case_id for f in fetched.values() for r in f.rows}
         cases = _case_rows(session, case_ids, today)
         decisions = _current_decisions(session, case_ids)
+        # Referral rows for the cases that yield a referral item; all of a case's, so
+        # that a referral made silences the prompt of its kind.
+        referral_cases = {
+            r.case_id
+            for kind in ("referral_not_accepted", "referral_not_made")
+            for r in fetched[kind].rows
+        }
+        referrals = _referrals(session, referral_cases)
+        prompted = _prompted(session, {r.case_id for r in fetched["referral_not_made"].rows}, today)
     investigations = [
         _investigation_row(r) for kind in rules.INVESTIGATION_KINDS for r in fetched[kind].rows
     ]
     # Every item built here is a real item (each case comes with all its current
-    # decisions), and each kind's most urgent ``limit`` are among them: so the first
-    # ``limit`` of their merge are the first ``limit`` of the whole list.
-    items = rules.build_worklist(cases, investigations, decisions, today, policy)
+    # decisions and referrals), and each kind's most urgent ``limit`` are among them: so
+    # the first ``limit`` of their merge are the first ``limit`` of the whole list.
+    items = rules.build_worklist(
+        cases, investigations, decisions, today, policy, referrals=referrals, prompted=prompted
+    )
     by_kind = {kind: f.items for kind, f in fetched.items()}
     overdue_by_kind = {kind: f.overdue for kind, f in fetched.items()}
-    clock = [i for i in items if i.kind == "pathway_clock"]
-    by_kind["pathway_clock"] = len(clock)
-    overdue_by_kind["pathway_clock"] = sum(i.days_overdue > 0 for i in clock)
+    for judged in ("pathway_clock", "referral_not_made"):
+        listed = [i for i in items if i.kind == judged]
+        by_kind[judged] = len(listed)
+        overdue_by_kind[judged] = sum(i.days_overdue > 0 for i in listed)
     listed = [i for i in items if i.kind in chosen]
     return WorklistPage(
         tuple(listed if limit is None else listed[:limit]),

@@ -14,7 +14,7 @@ import pytest
 
 from cupboard.assess import ProfileError, profile_from_json, profile_to_json, run_assess
 from cupboard.guidance import assess_case, guidance_to_contract
-from cupboard.knowledge.referrals import REFERRAL_KIND_CODES
+from cupboard.knowledge.referrals import PROMPTED_REFERRAL_KINDS, REFERRAL_KIND_CODES
 from cupboard.knowledge.sources import SOURCES
 
 POS, NEG = "positive", "negative"
@@ -184,6 +184,8 @@ def test_every_prompt_is_a_known_kind_with_a_known_source() -> None:
     case = {**UNFAVOURABLE, "age": 42, "ecog": 3, "molecular": {"MMR": "deficient"}}
     for prompt in assess_case(profile_from_json(case)).referrals_to_consider:
         assert prompt.code in REFERRAL_KIND_CODES
+        # The worklist looks for a referral of each prompted kind (services/worklist.py).
+        assert prompt.code in PROMPTED_REFERRAL_KINDS
         assert prompt.source in SOURCES
 
 

@@ -14,6 +14,7 @@ from cupboard.db import unit_of_work
 from cupboard.errors import PermissionDeniedError, ValidationError
 from cupboard.models import (
     AgendaItem,
+    CareReferral,
     Case,
     Decision,
     Investigation,
@@ -112,7 +113,22 @@ def _oracle(database_url: str) -> list[rules.WorklistItem]:
             )
             for d in session.scalars(select(Decision))
         ]
-    return rules.build_worklist(cases, investigations, decisions, TODAY)
+        referrals = [
+            rules.ReferralRow(
+                r.id, r.version, r.case_id, r.kind, r.status, r.requested_on, r.detail
+            )
+            for r in session.scalars(select(CareReferral))
+        ]
+        # Every case's suggested referrals, from its picture.
+        batch = case_record.load_profiles(session, [c.case_id for c in cases], TODAY)
+        prompted = [
+            rules.PromptedReferral(case_id, p.code, p.reason)
+            for case_id, profile in batch.profiles.items()
+            for p in case_record.guidance_for(profile).referrals_to_consider
+        ]
+    return rules.build_worklist(
+        cases, investigations, decisions, TODAY, referrals=referrals, prompted=prompted
+    )
 
 
 def test_the_sql_filter_loses_nothing_on_a_seeded_cohort(
