@@ -1932,6 +1932,19 @@ def assess_case(profile: CaseProfile) -> Guidance:
     )
 
 
+def referral_prompts(profile: CaseProfile) -> tuple[ReferralPrompt, ...]:
+    """:attr:`Guidance.referrals_to_consider` alone, for lists of cases (the worklist):
+    it reads only what the prompts depend on, not the whole guidance."""
+    subtypes, _ = _matched_subtypes(profile)
+    return _referrals(
+        profile,
+        subtypes,
+        _exclusions(profile),
+        _tumour_agnostic(profile),
+        _primary_found(profile),
+    )
+
+
 def decision_notes(profile: CaseProfile, decision_code: str) -> tuple[GuidanceWarning, ...]:
     """Warnings about recording this decision for this case (the board may still)."""
     if decision_code not in DECISION_CODES:

@@ -33,7 +33,11 @@ from dataclasses import dataclass, field
 from cupboard.knowledge.decisions import DECISION_KINDS_BY_CODE, DECISION_LABELS
 from cupboard.knowledge.investigations import INVESTIGATIONS, INVESTIGATIONS_BY_CODE
 from cupboard.knowledge.pathway import DEFAULT_LEAD_TIMES, DEFAULT_PARTIAL_LEAD_TIMES, LeadTime
-from cupboard.knowledge.referrals import REFERRAL_KIND_LABELS, REFERRAL_OVERDUE_DAYS
+from cupboard.knowledge.referrals import (
+    REFERRAL_KIND_LABELS,
+    REFERRAL_OVERDUE_DAYS,
+    REFERRAL_PROMPT_DAYS,
+)
 
 # A request should be booked within the SVF partial lead time from block A (history,
 # bloods) to block B (CT + biopsy): 5 calendar days [SVF]. A request older than this
@@ -110,6 +114,7 @@ class WorklistPolicy:
     expected_first_treatment: str = EXPECTED_FIRST_TREATMENT
     lead_times: tuple[LeadTime, ...] = DEFAULT_LEAD_TIMES
     referral_accept_days: int = REFERRAL_OVERDUE_DAYS
+    referral_prompt_days: int = REFERRAL_PROMPT_DAYS
 
     def lead_time(self, first_treatment: str) -> LeadTime:
         for lead_time in self.lead_times:
@@ -240,6 +245,7 @@ class Cutoffs:
     decided_before: dt.date  # decided_on < this: treatment start overdue
     pathway_started_on_or_before: dt.date  # pathway_start <= this: clock may be near
     referral_requested_before: dt.date  # requested_on < this: referral not accepted
+    prompts_decided_on_or_after: dt.date  # decided_on >= this: suggestions still chased
 
 
 def cutoffs(today: dt.date, policy: WorklistPolicy) -> Cutoffs:
@@ -251,6 +257,7 @@ def cutoffs(today: dt.date, policy: WorklistPolicy) -> Cutoffs:
         decided_before=today - dt.timedelta(days=policy.treatment_start_days),
         pathway_started_on_or_before=today - dt.timedelta(days=shortest - policy.near_target_days),
         referral_requested_before=today - dt.timedelta(days=policy.referral_accept_days),
+        prompts_decided_on_or_after=today - dt.timedelta(days=policy.referral_prompt_days),
     )
 
 
@@ -431,7 +438,8 @@ def _referral_items(
             ids = {"referral_id": referral.referral_id, "version": referral.version}
             items.append(item("referral_not_accepted", referral.label, detail, due, **ids))
     current = _current(decisions)
-    if current:
+    window = dt.timedelta(days=policy.referral_prompt_days)
+    if current and current[-1].decided_on >= today - window:
         # The board has decided: a referral the guidance suggested and nobody made is
         # a question for the navigator to take back to the responsible doctor.
         decided_on = current[-1].decided_on
@@ -566,6 +574,7 @@ def rule_descriptions(policy: WorklistPolicy | None = None) -> list[tuple[str, s
         (
             WORKLIST_KIND_LABELS["referral_not_made"],
             "the guidance suggested a referral (palliative care, genetics) and none of that "
-            "kind was made by the time the board decided",
+            "kind was made by the time the board decided; listed for "
+            f"{policy.referral_prompt_days} days after the latest decision (project reading)",
         ),
     ]

@@ -89,3 +89,8 @@ PALLIATIVE_MIN_ECOG = 2
 # worklist. Project reading, not from the sources: two weeks, so that a stalled referral
 # is chased before the patient's next board review; a clinician should confirm it locally.
 REFERRAL_OVERDUE_DAYS = 14
+# A suggested referral nobody made stays on the worklist this many days after the board's
+# latest decision. Project reading, not from the sources: long enough to reach the first
+# response review after a decision (usually after two or three cycles), where the board
+# weighs supportive care again; a clinician should confirm it locally.
+REFERRAL_PROMPT_DAYS = 90

@@ -34,6 +34,7 @@ from sqlalchemy.sql import Select
 from cupboard import worklist as rules
 from cupboard.db import unit_of_work
 from cupboard.errors import CupboardError, ValidationError
+from cupboard.guidance import referral_prompts
 from cupboard.knowledge.decisions import DECISION_KINDS
 from cupboard.knowledge.investigations import INVESTIGATIONS_BY_CODE
 from cupboard.knowledge.pathway import LeadTime
@@ -49,7 +50,7 @@ from cupboard.models import (
     User,
 )
 from cupboard.services import workup
-from cupboard.services.case_record import guidance_for, load_profiles
+from cupboard.services.case_record import load_profiles
 from cupboard.services.context import ServiceContext
 from cupboard.services.settings import get_lead_time_targets
 
@@ -264,7 +265,11 @@ def _streams(scope: Sequence[Any], today: dt.date, cut: rules.Cutoffs) -> list[_
         _Stream(
             "referral_not_made",
             cases(
-                exists().where(Decision.case_id == Case.id, Decision.superseded.is_(False)),
+                exists().where(
+                    Decision.case_id == Case.id,
+                    Decision.superseded.is_(False),
+                    Decision.decided_on >= cut.prompts_decided_on_or_after,
+                ),
                 ~and_(*(has_referral(kind) for kind in PROMPTED_REFERRAL_KINDS)),
             ),
             due=Case.pathway_start,
@@ -428,7 +433,7 @@ def _prompted(
     return [
         rules.PromptedReferral(case_id, prompt.code, prompt.reason)
         for case_id, profile in batch.profiles.items()
-        for prompt in guidance_for(profile).referrals_to_consider
+        for prompt in referral_prompts(profile)
     ]
 
 

@@ -545,3 +545,13 @@ def test_another_lineage_on_tissue_withdraws_a_presumption(
         others = set(profiles) - {site, "neuroendocrine"}
         if others and site not in profiles:
             assert code not in given_codes, (code, profiles)
+
+
+@PROFILE_SETTINGS
+@given(PROFILES)
+def test_referral_prompts_alone_agree_with_the_whole_guidance(data: dict[str, Any]) -> None:
+    """The worklist reads referral_prompts; the case page and assess the whole guidance."""
+    from cupboard.guidance import referral_prompts
+
+    profile = profile_from_json(data)
+    assert referral_prompts(profile) == assess_case(profile).referrals_to_consider

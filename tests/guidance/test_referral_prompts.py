@@ -208,3 +208,12 @@ def test_referrals_to_consider_on_the_command_line() -> None:
         "clinical_genetics",
     ]
     assert list(output).index("referrals_to_consider") == list(output).index("options") + 1
+
+
+def test_the_prompts_alone_are_the_guidance_prompts() -> None:
+    """The worklist reads referral_prompts; the case page the whole guidance."""
+    from cupboard.guidance import referral_prompts
+
+    for _, case, *_ in VIGNETTES:
+        profile = profile_from_json(case)
+        assert referral_prompts(profile) == assess_case(profile).referrals_to_consider

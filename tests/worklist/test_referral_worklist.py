@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from cupboard import worklist as rules
-from cupboard.knowledge.referrals import REFERRAL_OVERDUE_DAYS
+from cupboard.knowledge.referrals import REFERRAL_OVERDUE_DAYS, REFERRAL_PROMPT_DAYS
 from cupboard.services.context import ServiceContext
 from cupboard.services.decisions import DecisionDraft, record_decision
 from cupboard.services.performance import record_ecog
@@ -78,6 +78,20 @@ def test_a_suggestion_is_not_listed_before_a_decision_or_once_a_referral_is_made
     assert items == []
     closed = rules.CaseRow(1, "CUP-00001", "closed", CASE.pathway_start)
     assert rules.build_worklist([closed], [], [DECISION], TODAY, prompted=[PALLIATIVE]) == []
+
+
+def test_a_suggestion_is_chased_for_the_days_allowed_after_the_latest_decision() -> None:
+    def decided(days_ago: int) -> rules.DecisionRow:
+        return rules.DecisionRow(7, 1, 1, "clinical_trial", TODAY - dt.timedelta(days=days_ago))
+
+    still = rules.build_worklist(
+        [CASE], [], [decided(REFERRAL_PROMPT_DAYS)], TODAY, prompted=[PALLIATIVE]
+    )
+    assert kinds(still) == ["referral_not_made"]
+    gone = rules.build_worklist(
+        [CASE], [], [decided(REFERRAL_PROMPT_DAYS + 1)], TODAY, prompted=[PALLIATIVE]
+    )
+    assert gone == []
 
 
 def test_two_suggestions_for_one_case_are_two_items() -> None:
