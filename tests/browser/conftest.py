@@ -1,18 +1,22 @@
 """Real headless Chromium (Debian's ``chromium``) driven by Playwright.
 
 The server is started as the README does (``streamlit run dashboard.py``) on a
-free port, on a fresh SQLite database seeded with the demo cohort. Where Chromium
-is not installed the tests are skipped, except under CI, where that is a failure
-(.ci/run installs it).
+free port, on a fresh SQLite database seeded with the demo cohort. The cohort is seeded
+once per test process (``seed-demo``, as a user would) and copied for each server, so
+every test still starts from the same untouched board. Where Chromium is not installed
+the tests are skipped, except under CI, where that is a failure (.ci/run installs it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
+import re
+import shutil
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,12 +69,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class AppServer:
     base_url: str
@@ -82,22 +80,47 @@ class AppServer:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
+def _seed(database: Path, env_extra: dict[str, str], seed_cases: int) -> None:
+    """Seed the demo cohort as a user would: ``python -m cupboard seed-demo``."""
+    env = {**os.environ, "CUPBOARD_DATABASE_URL": f"sqlite:///{database}", "CUPBOARD_DEMO": "1"}
+    env.update(env_extra)
+    subprocess.run(
+        [sys.executable, "-m", "cupboard", "seed-demo", "--cases", str(seed_cases)],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    # Fold the write-ahead log into the file, so that a copy of the file is the database.
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+_seeded: dict[tuple[int, frozenset[tuple[str, str]]], Path] = {}
+_seeded_directory = tempfile.TemporaryDirectory(prefix="cupboard-browser-seeds-")
+
+
+def _seeded_database(database: Path, env_extra: dict[str, str], seed_cases: int) -> None:
+    """A copy of the seeded demo database made once per test process for these settings."""
+    key = (seed_cases, frozenset(env_extra.items()))
+    template = _seeded.get(key)
+    if template is None:
+        template = Path(_seeded_directory.name) / f"seed-{len(_seeded)}.sqlite3"
+        _seed(template, env_extra, seed_cases)
+        _seeded[key] = template
+    shutil.copy(template, database)
+
+
 def start_server(
     tmp: Path, env_extra: dict[str, str] | None = None, seed_cases: int = 30
 ) -> AppServer:
-    database_url = f"sqlite:///{tmp / 'browser.sqlite3'}"
+    database = tmp / "browser.sqlite3"
+    database_url = f"sqlite:///{database}"
     env = {**os.environ, "CUPBOARD_DATABASE_URL": database_url, "CUPBOARD_DEMO": "1"}
     env.update(env_extra or {})
     if seed_cases:
-        subprocess.run(
-            [sys.executable, "-m", "cupboard", "seed-demo", "--cases", str(seed_cases)],
-            cwd=REPO_ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-    port = _free_port()
-    log_path = tmp / f"streamlit-{port}.log"
+        _seeded_database(database, env_extra or {}, seed_cases)
+    log_path = tmp / f"streamlit-{len(list(tmp.glob('streamlit-*.log')))}.log"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -107,8 +130,10 @@ def start_server(
             "dashboard.py",
             "--server.headless",
             "true",
+            # Port 0: the system hands this server a port no other process holds (tests
+            # run in parallel); the server says which in its log.
             "--server.port",
-            str(port),
+            "0",
             "--server.address",
             "127.0.0.1",
             "--browser.gatherUsageStats",
@@ -121,20 +146,17 @@ def start_server(
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {log_path.read_text()}") from None
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError(f"streamlit did not start: {log_path.read_text()}")
-    return AppServer(base_url, database_url, process, log_path)
+        log = log_path.read_text(errors="replace")
+        served = re.search(r"URL: (http://127\.0\.0\.1:\d+)", log)
+        if served:
+            return AppServer(served.group(1), database_url, process, log_path)
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {log}")
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"streamlit did not start: {log_path.read_text()}")
 
 
 def stop_server(server: AppServer) -> None:

@@ -146,6 +146,7 @@ def test_a_deactivated_users_workup_save_is_refused_and_signs_them_out(
 
     y = box["y"] + ROW_HEIGHT * (row_index + 1) + ROW_HEIGHT / 2
     page.mouse.dblclick(box["x"] + STATUS_CELL_X, y)  # type: ignore[attr-defined]
+    page.get_by_role("option", name=INVESTIGATION_STATUS_LABELS[target], exact=True).wait_for()  # type: ignore[attr-defined]
     page.keyboard.type(INVESTIGATION_STATUS_LABELS[target])  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     wait_for_app(page)

@@ -46,14 +46,16 @@ def test_navigator_changes_a_status_in_the_workup_and_saves_it(
     page.get_by_role("heading", name=re.compile(r"^Case CUP-")).wait_for()  # type: ignore[attr-defined]
     editor = page.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
     editor.wait_for()
-    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    # The editor sits below the fold of a 1000-px-high window when the case page above
+    # it is long: bring it into view before clicking at coordinates inside it.
+    editor.scroll_into_view_if_needed()
     box = editor.bounding_box()
     assert box is not None
 
     # The status cell of that investigation: open its editor, choose, confirm.
     y = box["y"] + ROW_HEIGHT * (row_index + 1) + ROW_HEIGHT / 2
     page.mouse.dblclick(box["x"] + STATUS_CELL_X, y)  # type: ignore[attr-defined]
-    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    page.get_by_role("option", name=INVESTIGATION_STATUS_LABELS[target], exact=True).wait_for()  # type: ignore[attr-defined]
     page.keyboard.type(INVESTIGATION_STATUS_LABELS[target])  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     wait_for_app(page)
