@@ -14,8 +14,8 @@ from cupboard.permissions import may
 from cupboard.services import case_record
 from cupboard.services.case_record import CaseRecord, guidance_for
 from cupboard.services.context import ServiceContext
+from cupboard.ui import case_details, referrals_panel, trial_panel
 from cupboard.ui import case_panels as panels
-from cupboard.ui import referrals_panel, trial_panel
 from cupboard.ui.cache import cached_read
 from cupboard.ui.case_finder import case_finder
 from cupboard.ui.guard import page_guard, show_error
@@ -126,6 +126,8 @@ if may(ctx.actor.role, "export_data"):
             fhir_download_button(ctx, case_id)
 panels.status_control(ctx, header, key=f"case_{case_id}")
 panels.diagnosis_control(ctx, header, key=f"case_{case_id}")
+case_details.presentation(header)
+case_details.details_editor(ctx, header, key=f"case_{case_id}")
 
 workup_tab, findings_tab, ecog_tab, decision_tab, history_tab = st.tabs(
     list(TABS), key=tabs_key, on_change="rerun"

@@ -14,6 +14,7 @@ from cupboard.errors import CupboardError
 from cupboard.importing import REFERRAL_COLUMNS, referral_template_csv
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES
 from cupboard.permissions import PERMISSIONS, may
+from cupboard.services import queue
 from cupboard.services.cases import SEXES, Referral, register_referral
 from cupboard.services.context import ServiceContext
 from cupboard.services.interop import (
@@ -100,6 +101,18 @@ def _referral_form() -> None:
             placeholder="Not applicable",
             key="ref_bone",
         )
+        # Someone answers for every new case: the navigator who registers it, unless
+        # another is chosen; otherwise it sits on nobody's "My cases".
+        navigators = {m.id: m.name for m in queue.staff(ctx, ("navigator",))}
+        own = ctx.actor.user_id if ctx.actor.user_id in navigators else None
+        navigator_id = left.selectbox(
+            "Responsible navigator",
+            list(navigators),
+            index=list(navigators).index(own) if own is not None else None,
+            format_func=navigators.__getitem__,
+            placeholder="Nobody yet",
+            key="ref_navigator",
+        )
         prior_malignancy = st.text_area("Previous malignancy", key="ref_prior")
         presentation = st.text_area("Presentation", key="ref_presentation")
         submitted = st.form_submit_button("Register referral", type="primary")
@@ -120,6 +133,7 @@ def _referral_form() -> None:
         metastatic_sites=tuple(sites),
         lesion_count=int(lesion_count) if lesion_count is not None else None,
         bone_pattern=bone_pattern,
+        navigator_id=navigator_id,
     )
     try:
         case_id = register_referral(ctx, referral)

@@ -16,7 +16,7 @@ from cupboard.guidance import required_investigations
 from cupboard.knowledge.investigations import INVESTIGATIONS
 from cupboard.knowledge.pathway import CASE_STATUS_CODES, CLOSING_REASONS, DIAGNOSTIC_STAGES
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES, SYMPTOMS
-from cupboard.models import Case, Investigation, Patient
+from cupboard.models import Case, Investigation, Patient, User
 from cupboard.permissions import Actor
 from cupboard.services.audit import apply_update, record_creation
 from cupboard.services.context import ServiceContext
@@ -122,18 +122,15 @@ def register_referral(ctx: ServiceContext, referral: Referral, today: dt.date | 
     """A new patient and case with one investigation row per workup item; returns case id."""
     today = today or dt.date.today()
     data = validate_referral(referral, today)
+    staff = {
+        "navigator_id": v.optional_integer("navigator_id", referral.navigator_id, 1, 2**31),
+        "oncologist_id": v.optional_integer("oncologist_id", referral.oncologist_id, 1, 2**31),
+    }
     with ctx.writing("register_referral") as session:
         if session.scalar(select(Patient.id).where(Patient.mrn == data["mrn"])) is not None:
             raise ValidationError("mrn", f"a patient with MRN {data['mrn']} already exists")
-        _, case = add_referral(
-            session,
-            ctx.actor,
-            data,
-            case_fields={
-                "oncologist_id": referral.oncologist_id,
-                "navigator_id": referral.navigator_id,
-            },
-        )
+        check_responsible_staff(session, staff)
+        _, case = add_referral(session, ctx.actor, data, case_fields=staff)
         statuses = initial_workup_statuses(
             data["sex"], data["metastatic_sites"], data["lesion_count"]
         )
@@ -209,6 +206,23 @@ def validate_case_changes(changes: dict[str, Any], today: dt.date) -> dict[str, 
     return cleaned
 
 
+# Who may answer for a case: its navigator is a nurse navigator, its oncologist an
+# oncologist or the chair (the chair is an oncologist who also runs the board).
+RESPONSIBLE_ROLES = {"navigator_id": ("navigator",), "oncologist_id": ("oncologist", "chair")}
+
+
+def check_responsible_staff(session: Session, staff: dict[str, int | None]) -> None:
+    for field, user_id in staff.items():
+        if user_id is None:
+            continue
+        row = session.execute(
+            select(User.role, User.is_active).where(User.id == user_id)
+        ).one_or_none()
+        roles = RESPONSIBLE_ROLES[field]
+        if row is None or not row.is_active or row.role not in roles:
+            raise ValidationError(field, f"must be an active {' or '.join(roles)}")
+
+
 def update_case(
     ctx: ServiceContext,
     case_id: int,
@@ -216,9 +230,22 @@ def update_case(
     changes: dict[str, Any],
     reason: str | None = None,
     today: dt.date | None = None,
+    *,
+    seen_patient_version: int | None = None,
 ) -> dict[str, tuple[Any, Any]]:
-    """Change a case's status or presentation; closing needs a reason [SVF]."""
+    """Change a case's status, presentation or responsible staff; closing needs a
+    reason [SVF]. The previous malignancy belongs to the patient (every case of the
+    patient shares it): it is changed with ``seen_patient_version``, checked like the
+    case's."""
     today = today or dt.date.today()
+    changes = dict(changes)
+    patient_changes: dict[str, Any] = {}
+    if "prior_malignancy" in changes:
+        patient_changes["prior_malignancy"] = v.optional_text(
+            "prior_malignancy", changes.pop("prior_malignancy"), v.MAX_LONG_TEXT
+        )
+        if seen_patient_version is None:
+            raise ValidationError("prior_malignancy", "needs the patient's version you saw")
     cleaned = validate_case_changes(changes, today)
     if "diagnostic_stage" in changes:
         # Only through set_diagnostic_stage's permission: a status change must not
@@ -240,7 +267,17 @@ def update_case(
                 raise ValidationError("primary_found_site", "name the primary that was found")
             cleaned.setdefault("diagnostic_stage", "primary_found")
             cleaned.setdefault("primary_found_on", case.primary_found_on or today)
+        check_responsible_staff(
+            session, {f: cleaned[f] for f in RESPONSIBLE_ROLES if cleaned.get(f) is not None}
+        )
         changed = apply_update(session, ctx.actor, case, cleaned, seen_version, reason)
+        if patient_changes:
+            assert seen_patient_version is not None  # refused above
+            changed.update(
+                apply_update(
+                    session, ctx.actor, case.patient, patient_changes, seen_patient_version, reason
+                )
+            )
         if cleaned.get("pregnant") and case.patient.sex != "female":
             raise ValidationError("pregnant", "is recorded for women only")
         if {"metastatic_sites", "lesion_count", "symptoms", "pregnant"} & set(changed):
@@ -301,3 +338,37 @@ def get_case(session: Session, case_id: int) -> Case:
     if case is None:
         raise NotFoundError("case", case_id)
     return case
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    """What was registered about a case, as its editor shows it, with the versions the
+    save is checked against."""
+
+    case_id: int
+    version: int
+    patient_version: int
+    presentation: str | None
+    metastatic_sites: tuple[str, ...]
+    lesion_count: int | None
+    bone_pattern: str | None
+    prior_malignancy: str | None
+    navigator_id: int | None
+    oncologist_id: int | None
+
+
+def case_details(ctx: ServiceContext, case_id: int) -> CaseDetails:
+    with ctx.reading("view_cases") as session:
+        case = get_case(session, case_id)
+        return CaseDetails(
+            case_id=case.id,
+            version=case.version,
+            patient_version=case.patient.version,
+            presentation=case.presentation,
+            metastatic_sites=tuple(case.metastatic_sites or ()),
+            lesion_count=case.lesion_count,
+            bone_pattern=case.bone_pattern,
+            prior_malignancy=case.patient.prior_malignancy,
+            navigator_id=case.navigator_id,
+            oncologist_id=case.oncologist_id,
+        )
