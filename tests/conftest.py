@@ -39,6 +39,32 @@ POSTGRES_URL = os.environ.get(
 IN_CI = bool(os.environ.get("CI"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheapest_password_hashes() -> Iterator[None]:
+    """Argon2 at its cheapest parameters in the test process.
+
+    What the tests check about passwords (argon2id, salted, verified, refused, throttled)
+    does not depend on how costly one hash is; at the production parameters a hash and
+    its check take up to a second on a busy two-core machine, hundreds of times a run.
+    Servers and commands started as subprocesses (the browser and command-line tests)
+    hash as in production."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from cupboard.services import accounts
+    from db import demo_cohort
+
+    cheapest = PasswordHasher.from_parameters(CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", cheapest)
+        patch.setattr(demo_cohort, "PasswordHasher", lambda: cheapest)
+        accounts._dummy_hash.cache_clear()
+        demo_cohort.demo_password_hash.cache_clear()
+        yield
+    accounts._dummy_hash.cache_clear()
+    demo_cohort.demo_password_hash.cache_clear()
+
+
 def _postgres_reachable() -> str | None:
     try:
         engine = create_engine(POSTGRES_URL)
