@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 import pydantic
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.annotation import Annotation
 from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.careplan import CarePlan, CarePlanActivity, CarePlanActivityDetail
@@ -1071,6 +1072,9 @@ class _Index:
             if resource.id:
                 self._by_ref[f"{rtype}/{resource.id}"] = resource
 
+    def by_reference(self) -> list[tuple[str, Any]]:
+        return list(self._by_ref.items())
+
     def of_type(self, rtype: str) -> list[Any]:
         return [r for _, r in self.resources if r.get_resource_type() == rtype]
 
@@ -1147,7 +1151,16 @@ def _mrn(patient: Patient) -> str | None:
     for identifier in patient.identifier or []:
         if _has_code(identifier.type, fc.MRN_TYPE) and identifier.value:
             return str(identifier.value)
-    return None
+    # A bundle from elsewhere (IPS, Synthea, US Core) often types no identifier: the
+    # first usual (else first) identifier with a system is the record number.
+    named = [
+        i
+        for i in patient.identifier or []
+        if i.system and i.value and not str(i.system).endswith("/sid/pseudonym")
+    ]
+    usual = [i for i in named if i.use == "usual"]
+    chosen = (usual or [i for i in named if i.use != "old"] or [None])[0]
+    return str(chosen.value) if chosen is not None else None
 
 
 def _patient_data(index: _Index, problems: list[Problem]) -> Patient | None:
@@ -1581,6 +1594,31 @@ def _decision_details(action: RequestGroupAction | None) -> dict[str, str | None
     return details
 
 
+def _replaced_first(plans: list[Any], index: _Index) -> list[Any]:
+    """The board's decisions in the order their ``replaces`` references give (an amended
+    decision after the one it amends), not the order of the file; otherwise as listed."""
+    ordered: list[Any] = []
+    placed: set[int] = set()
+    visiting: set[int] = set()
+    own = {id(plan) for plan in plans}
+
+    def place(plan: Any) -> None:
+        if id(plan) in placed or id(plan) in visiting:
+            return  # a cycle of amendments is left in file order; the import refuses it
+        visiting.add(id(plan))
+        for reference in plan.replaces or []:
+            replaced = index.get(reference)
+            if replaced is not None and id(replaced) in own:
+                place(replaced)
+        visiting.discard(id(plan))
+        placed.add(id(plan))
+        ordered.append(plan)
+
+    for plan in plans:
+        place(plan)
+    return ordered
+
+
 def _decisions(index: _Index) -> tuple[DecisionData, ...]:
     plans = [
         plan
@@ -1591,6 +1629,7 @@ def _decisions(index: _Index) -> tuple[DecisionData, ...]:
             for activity in plan.activity or []
         )
     ]
+    plans = _replaced_first(plans, index)
     position = {id(plan): n for n, plan in enumerate(plans)}
     decisions = []
     for plan in plans:
@@ -1671,11 +1710,19 @@ def _pydantic_problems(error: pydantic.ValidationError) -> list[Problem]:
     return problems
 
 
-# One case exported by a cupboard site is a ``collection``; a ``transaction`` or
-# ``batch`` asks the receiver to run create/update/delete requests, which the import
-# does not do, and a ``searchset`` or ``history`` is not one patient's record.
-IMPORTED_BUNDLE_TYPES: tuple[str, ...] = ("collection",)
-# The resources a case is read from; anything else in a bundle would be dropped unseen.
+# A case comes as cupboard exports it (a ``collection``) or as others publish a patient:
+# an IPS ``document``, a Synthea ``transaction``, a ``batch`` or a ``searchset`` of one
+# patient. Their resources are read as data; no request in them is carried out. A
+# ``history`` holds versions of resources, not one patient's record.
+IMPORTED_BUNDLE_TYPES: tuple[str, ...] = (
+    "collection",
+    "document",
+    "transaction",
+    "batch",
+    "searchset",
+)
+# The resources a case is read from; any other resource is listed in the report as not
+# imported, with its reason.
 IMPORTED_RESOURCE_TYPES: frozenset[str] = frozenset(
     {
         "CarePlan",
@@ -1694,6 +1741,37 @@ IMPORTED_RESOURCE_TYPES: frozenset[str] = frozenset(
 MAX_BUNDLE_BYTES = 20_000_000
 
 
+def _r4b_type(rtype: object) -> bool:
+    try:
+        get_fhir_model_class(str(rtype))
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def _unknown_types(data: dict[str, Any]) -> list[Problem]:
+    """Entries whose resource type R4B does not have (R4-only types such as
+    MedicinalProduct, or none at all): refused by name, before the models see them."""
+    problems = []
+    entries = data.get("entry")
+    for n, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        rtype = resource.get("resourceType")
+        if not _r4b_type(rtype):
+            problems.append(
+                Problem(
+                    f"entry {n}",
+                    "resourceType",
+                    f"{rtype!r} is not a FHIR R4B resource type (R4-only types such as "
+                    "MedicinalProduct were replaced in R4B); remove the entry or send it "
+                    "as R4B",
+                )
+            )
+    return problems
+
+
 def parse_bundle(content: bytes | str) -> tuple[Bundle | None, list[Problem]]:
     """Parse and validate a Bundle with the R4B models; problems instead of exceptions."""
     try:
@@ -1708,33 +1786,57 @@ def parse_bundle(content: bytes | str) -> tuple[Bundle | None, list[Problem]]:
             Problem(
                 "file",
                 "type",
-                f"must be collection (one case as cupboard exports it); got "
-                f"{data.get('type')!r}: a {data.get('type')} bundle is not imported",
+                f"must be one of {', '.join(IMPORTED_BUNDLE_TYPES)} (one patient's "
+                f"record); got {data.get('type')!r}: a {data.get('type')} bundle is not "
+                "imported",
             )
         ]
+    unknown = _unknown_types(data)
+    if unknown:
+        return None, unknown
     try:
         return Bundle.model_validate(data), []
     except pydantic.ValidationError as error:
         return None, _pydantic_problems(error)
 
 
-def _entry_problems(bundle: Bundle) -> list[Problem]:
-    """Entries the import cannot use: refused by name rather than skipped unseen."""
-    problems = []
+def _entry_notes(bundle: Bundle) -> list[str]:
+    """Entries the import does not read: each named in the report, never dropped unseen."""
+    notes = []
     for n, entry in enumerate(bundle.entry or [], start=1):
         if entry.resource is None:
-            problems.append(Problem(f"entry {n}", "resource", "is missing"))
+            notes.append(f"entry {n}: not imported: it holds no resource")
             continue
         rtype = entry.resource.get_resource_type()
         if rtype not in IMPORTED_RESOURCE_TYPES:
-            problems.append(
-                Problem(
-                    f"entry {n} ({rtype})",
-                    "resourceType",
-                    f"{rtype} is not part of a case; the import reads "
-                    f"{', '.join(sorted(IMPORTED_RESOURCE_TYPES))}",
+            notes.append(f"entry {n} ({rtype}): not imported: a case in cupboard keeps no {rtype}")
+    return notes
+
+
+def _other_patient_problems(index: _Index, patient: Patient) -> list[Problem]:
+    """A resource about someone else must never join this patient's case."""
+    own = {f"Patient/{patient.id}"} if patient.id else set()
+    own |= {url for url, resource in index.by_reference() if resource is patient}
+    problems = []
+    for _, resource in index.resources:
+        if resource is patient:
+            continue
+        for name in ("subject", "patient"):
+            reference = getattr(resource, name, None)
+            target = getattr(reference, "reference", None)
+            if not target or target in own or target.startswith("#"):
+                continue
+            found = index.get(reference)
+            if found is not None and found.get_resource_type() != "Patient":
+                continue  # about a group, device or place, not a person
+            if found is not None or target.startswith("urn:") or "Patient/" in target:
+                problems.append(
+                    Problem(
+                        index.where(resource),
+                        name,
+                        f"is about another patient ({target}), not the bundle's Patient: refused",
+                    )
                 )
-            )
     return problems
 
 
@@ -1748,14 +1850,14 @@ def record_from_bundle(content: bytes | str) -> ParsedBundle:
     bundle, problems = parse_bundle(content)
     if bundle is None:
         return ParsedBundle(None, tuple(problems))
-    problems += _entry_problems(bundle)
+    notes = _entry_notes(bundle)
     index = _Index(bundle)
     patient = _patient_data(index, problems)
     if patient is None:
         return ParsedBundle(None, tuple(problems))
+    problems += _other_patient_problems(index, patient)
     episodes = index.of_type("EpisodeOfCare")
     episode = episodes[0] if episodes else None
-    notes = []
     if len(episodes) > 1:
         problems.append(
             Problem("bundle", "EpisodeOfCare", f"one case per bundle; found {len(episodes)}")
@@ -1782,7 +1884,83 @@ def record_from_bundle(content: bytes | str) -> ParsedBundle:
         decisions=_decisions(index),
         agenda=_agenda(episode),
     )
+    notes += _unread_notes(index, _read_resources(index, record, patient))
     return ParsedBundle(record, tuple(problems), tuple(notes))
+
+
+def _describe(concept: CodeableConcept | None) -> str:
+    for coding in _codes(concept):
+        if coding.code:
+            label = f" {coding.display}" if coding.display else ""
+            return f"{coding.system or 'no system'} {coding.code}{label}"
+    return concept.text if concept is not None and concept.text else "no code"
+
+
+def _read_resources(index: _Index, record: CaseRecord, patient: Any) -> set[int]:
+    """The id() of every resource the case was read from (the report lists the rest)."""
+    wheres = {
+        item.where
+        for item in (
+            *record.investigations,
+            *record.pathology_reports,
+            *(i for r in record.pathology_reports for i in r.ihc),
+            *record.ihc_without_report,
+            *record.molecular_reports,
+            *record.serum_markers,
+            *record.ecog,
+            *record.decisions,
+        )
+    }
+    ecog_days = {e.observed_on for e in record.ecog}
+
+    def read(resource: Any) -> bool:
+        rtype = resource.get_resource_type()
+        code = getattr(resource, "code", None)
+        if rtype == "Condition":
+            return _has_code(code, fc.MALIGNANT_NEOPLASTIC_DISEASE) or _has_code(
+                code, fc.SECONDARY_MALIGNANT_NEOPLASTIC_DISEASE
+            )
+        if rtype == "ServiceRequest" and (
+            _has_code(code, fc.PATIENT_REFERRAL) or _code_in(code, fc.CS_DECISION)
+        ):
+            return True
+        if rtype == "Observation" and _has_code(code, fc.BODY_WEIGHT):
+            return _day(resource.effectiveDateTime) in ecog_days
+        return index.where(resource) in wheres or rtype in (
+            "EpisodeOfCare",
+            "Specimen",
+            "CareTeam",
+            "RequestGroup",
+        )
+
+    used = {id(patient)} | {id(r) for _, r in index.resources if read(r)}
+    for _, resource in index.resources:
+        # Results inside a report read above, and what an investigation's request led to.
+        if id(resource) in used and resource.get_resource_type() == "DiagnosticReport":
+            for reference in resource.result or []:
+                found = index.get(reference)
+                if found is not None:
+                    used.add(id(found))
+        for reference in getattr(resource, "basedOn", None) or []:
+            request = index.get(reference)
+            if request is not None and id(request) in used:
+                used.add(id(resource))
+    return used
+
+
+def _unread_notes(index: _Index, used: set[int]) -> list[str]:
+    notes = []
+    for _, resource in index.resources:
+        rtype = resource.get_resource_type()
+        if id(resource) in used or rtype not in IMPORTED_RESOURCE_TYPES:
+            continue
+        code = getattr(resource, "code", None)
+        what = _describe(code if isinstance(code, CodeableConcept) else None)
+        notes.append(
+            f"{index.where(resource)}: not imported: cupboard records no {rtype} "
+            f"coded {what} (not a finding of its CUP case record)"
+        )
+    return notes
 
 
 def resources_by_type(bundle: Bundle) -> dict[str, list[Any]]:

@@ -9,6 +9,7 @@ the forms (services/cases, findings, workup, decisions, meetings, performance).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -806,6 +807,38 @@ class _ParsedImport:
     notes: tuple[str, ...]
 
 
+def _with_pathway_start(record: CaseRecord, today: dt.date) -> tuple[CaseRecord, list[str]]:
+    """A bundle published elsewhere (IPS, Synthea, mCODE) carries no referral: it comes
+    in as a new referral whose pathway starts at the earliest finding imported from it,
+    or today when nothing imported is dated; the report says which."""
+    c = record.case
+    if c.referral_date is not None or c.pathway_start is not None:
+        return record, []
+    dates = [
+        day
+        for day in (
+            *(r.reported_on for r in record.pathology_reports),
+            *(i.reported_on for r in record.pathology_reports for i in r.ihc),
+            *(i.reported_on for i in record.ihc_without_report),
+            *(m.reported_on for m in record.molecular_reports),
+            *(s.measured_on for s in record.serum_markers),
+            *(e.observed_on for e in record.ecog),
+            *(i.requested_on for i in record.investigations),
+            *(i.done_on for i in record.investigations),
+            *(d.decided_on for d in record.decisions),
+        )
+        if day is not None and day <= today
+    ]
+    start = min(dates, default=today)
+    why = "the earliest dated finding imported" if dates else "today: nothing imported is dated"
+    note = (
+        f"No referral or EpisodeOfCare in the bundle: imported as a new referral with "
+        f"referral date and pathway start {start.isoformat()} ({why})."
+    )
+    case = dataclasses.replace(c, referral_date=start, pathway_start=start)
+    return dataclasses.replace(record, case=case), [note]
+
+
 def _parse_fhir(content: bytes, today: dt.date) -> _ParsedImport:
     """The bundle read and checked in full. A bundle refused as a whole (not JSON, not an
     R4 collection Bundle, no single Patient) raises MalformedFileError: one message, the
@@ -814,7 +847,8 @@ def _parse_fhir(content: bytes, today: dt.date) -> _ParsedImport:
         parsed = record_from_bundle(content)
         if parsed.record is None:
             raise MalformedFileError(_whole_bundle_refusal(parsed.problems))
-        clean, problems = _clean_record(parsed.record, today)
+        record, started = _with_pathway_start(parsed.record, today)
+        clean, problems = _clean_record(record, today)
     except (ArithmeticError, AttributeError, LookupError, RecursionError, TypeError) as error:
         # A valid R4 Bundle whose shape cupboard cannot follow: refuse it as a whole
         # rather than fail half-way; the detail is for the administrator's log.
@@ -823,7 +857,7 @@ def _parse_fhir(content: bytes, today: dt.date) -> _ParsedImport:
             "bundle: cannot be read as a cupboard case (its structure is not one cupboard "
             "reads; export the case from cupboard with identifiers)"
         ) from None
-    return _ParsedImport(parsed.record, clean, (*parsed.problems, *problems), parsed.notes)
+    return _ParsedImport(record, clean, (*parsed.problems, *problems), (*parsed.notes, *started))
 
 
 def _whole_bundle_refusal(problems: Sequence[Problem]) -> str:

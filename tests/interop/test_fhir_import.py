@@ -120,32 +120,40 @@ def _bundle_of(make_case: Callable[..., int], operator: ServiceContext) -> dict[
     return bundle
 
 
-@pytest.mark.parametrize("kind", ["transaction", "batch", "searchset", "document", None])
-def test_only_a_collection_bundle_is_imported(
-    operator: ServiceContext, make_case: Callable[..., int], kind: str | None
+@pytest.mark.parametrize("kind", ["transaction", "batch", "searchset", "document"])
+def test_a_patient_published_as_any_bundle_of_one_record_is_read(
+    operator: ServiceContext, make_case: Callable[..., int], kind: str
 ) -> None:
-    """A transaction asks the receiver to run its requests; the import does not, and
-    says so instead of reading it as if it were a case."""
+    """Synthea publishes transactions and IPS documents (issue 17): their resources are
+    read as data, and no request in them is carried out."""
     bundle = _bundle_of(make_case, operator)
     bundle["type"] = kind
-    with pytest.raises(MalformedFileError, match=f"type: must be collection .*got {kind!r}"):
+    report = preview_fhir_import(operator, json.dumps(bundle).encode(), "t.json")
+    assert report.problems == () and [i.mrn for i in report.already_exist] == ["ENTRY-1"]
+
+
+@pytest.mark.parametrize("kind", ["history", None])
+def test_a_bundle_that_is_not_one_record_is_refused(
+    operator: ServiceContext, make_case: Callable[..., int], kind: str | None
+) -> None:
+    bundle = _bundle_of(make_case, operator)
+    bundle["type"] = kind
+    with pytest.raises(MalformedFileError, match=f"type: must be one of .*got {kind!r}"):
         preview_fhir_import(operator, json.dumps(bundle).encode(), "t.json")
 
 
-def test_entries_without_a_resource_or_of_unknown_types_are_refused_by_entry(
+def test_entries_without_a_resource_or_of_other_types_are_listed_not_imported(
     operator: ServiceContext, make_case: Callable[..., int]
 ) -> None:
+    """Nothing is dropped without a line in the report (issue 17)."""
     bundle = _bundle_of(make_case, operator)
     bundle["entry"].append({"fullUrl": "urn:uuid:empty"})
     bundle["entry"].append({"resource": {"resourceType": "Basic", "code": {"text": "anything"}}})
     n = len(bundle["entry"])
     report = preview_fhir_import(operator, json.dumps(bundle).encode(), "e.json")
-    assert [(p.where, p.field) for p in report.problems] == [
-        (f"entry {n - 1}", "resource"),
-        (f"entry {n} (Basic)", "resourceType"),
-    ]
-    assert "Basic is not part of a case" in report.problems[1].message
-    assert report.to_import == ()
+    assert report.problems == ()
+    assert f"entry {n - 1}: not imported: it holds no resource" in report.notes
+    assert f"entry {n} (Basic): not imported: a case in cupboard keeps no Basic" in report.notes
 
 
 @pytest.mark.parametrize(
