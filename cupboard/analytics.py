@@ -443,6 +443,63 @@ def decision_mix(
 
 
 # ---------------------------------------------------------------------------------
+# Palliative care early (issue 21) [FERRELL17], [SVF]
+
+# The quality indicator a CUP service lead reports: patients referred to palliative care
+# within 30 days of day 0 (the pathway's start, well-founded suspicion).
+PALLIATIVE_WITHIN_DAYS = 30
+REFERRAL_COLUMNS: tuple[str, ...] = ("case_id", "first_palliative_on")
+
+
+def palliative_referral_share(
+    cases: pd.DataFrame,
+    referrals: pd.DataFrame,
+    today: dt.date,
+    freq: Frequency = "quarter",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> pd.DataFrame:
+    """Per period of day 0: the patients whose 30 days have passed (``judged``), how many
+    of them were referred to palliative care by day 30 (``referred``; a referral the
+    patient later declined still counts, it was offered), their share, and the patients
+    still inside their 30 days (``awaiting``, not judged yet)."""
+    columns = ["period", "period_start", "judged", "referred", "share", "awaiting"]
+    code = {"quarter": "Q", "month": "M"}[freq]
+    frame = _frame(cases, CASE_COLUMNS)
+    day0 = _dates(frame["pathway_start"])
+    frame = frame.assign(day0=day0).dropna(subset=["day0"])
+    if start is not None and end is not None:
+        periods = pd.period_range(pd.Timestamp(start), pd.Timestamp(end), freq=code)
+    elif not frame.empty:
+        periods = pd.period_range(frame["day0"].min(), frame["day0"].max(), freq=code)
+    else:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    first = _frame(referrals, REFERRAL_COLUMNS)
+    first_on = dict(zip(first["case_id"], _dates(first["first_palliative_on"]), strict=True))
+    window = pd.Timedelta(days=PALLIATIVE_WITHIN_DAYS)
+    referred_on = _dates(frame["case_id"].map(first_on))
+    frame["referred"] = referred_on.notna() & (referred_on <= frame["day0"] + window)
+    frame["judged"] = frame["day0"] + window <= pd.Timestamp(today)
+    frame["period"] = frame["day0"].dt.to_period(code)
+    rows = []
+    for period in periods:
+        group = frame[frame["period"] == period]
+        judged = group[group["judged"]]
+        referred = int(judged["referred"].sum())
+        rows.append(
+            {
+                "period": _period_label(period, freq),
+                "period_start": period.start_time.date(),
+                "judged": len(judged),
+                "referred": referred,
+                "share": share(referred, len(judged)),
+                "awaiting": int((~group["judged"]).sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------------------------
 # Favourable subtypes [ESMO23]
 
 
@@ -642,6 +699,8 @@ class ServiceReport:
     found_by: pd.DataFrame
     per_meeting: pd.DataFrame
     meetings: dict[str, float | int | None]
+    # Referred to palliative care within 30 days of day 0, per quarter (issue 21).
+    palliative: pd.DataFrame | None = None
 
 
 def service_report(
@@ -653,6 +712,7 @@ def service_report(
     targets: Sequence[LeadTime],
     today: dt.date,
     endpoint: Endpoint = "decision",
+    palliative_referrals: pd.DataFrame | None = None,
 ) -> ServiceReport:
     lead = lead_times(cases, decisions, targets, today, endpoint)
     by_class = within_target_by_class(lead, targets)
@@ -687,4 +747,5 @@ def service_report(
         found_by=primaries_found(cases),
         per_meeting=per_meeting,
         meetings=meeting_summary(per_meeting),
+        palliative=palliative_referral_share(cases, palliative_referrals, today),
     )

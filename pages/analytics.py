@@ -62,7 +62,15 @@ def load_report(
         return data.period_decisions, None
     profiles = service.load_profiles(ctx, filters)
     report = metrics.service_report(
-        data.cases, data.decisions, data.workup, data.agenda, profiles, lead_times, today, endpoint
+        data.cases,
+        data.decisions,
+        data.workup,
+        data.agenda,
+        profiles,
+        lead_times,
+        today,
+        endpoint,
+        data.palliative_referrals,
     )
     return data.period_decisions, report
 
@@ -384,6 +392,19 @@ else:
             ctx, filters, today, endpoint, lead_times, frequency or "quarter"
         )
         chart("decision_mix", mix_figure, mix, period)
+
+        st.subheader("Palliative care within 30 days")
+        st.caption(
+            "Patients referred to palliative care within 30 days of day 0, per quarter of "
+            "day 0 [FERRELL17], [SVF]; patients still inside their 30 days are not judged yet."
+        )
+        if report.palliative is not None and not report.palliative.empty:
+            st.dataframe(
+                report.palliative.drop(columns=["period_start"]),
+                hide_index=True,
+                column_config={"share": st.column_config.NumberColumn("Share", format="percent")},
+                key="analytics_palliative",
+            )
 
         st.subheader("Favourable subtypes")
         st.caption(

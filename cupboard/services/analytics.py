@@ -30,6 +30,7 @@ from cupboard.analytics import (
     DECISION_COLUMNS,
     EXTENDED_WORKUP_CODES,
     NOT_EXPECTED_STATUSES,
+    REFERRAL_COLUMNS,
     WORKUP_COLUMNS,
     Endpoint,
 )
@@ -38,6 +39,7 @@ from cupboard.guidance import CaseProfile
 from cupboard.knowledge.pathway import LeadTime
 from cupboard.models import (
     AgendaItem,
+    CareReferral,
     Case,
     Decision,
     Investigation,
@@ -84,6 +86,8 @@ class AnalyticsData:
     workup: pd.DataFrame  # the cohort's expected investigations, for cases with an MDT
     period_decisions: pd.DataFrame  # decisions made in the period: decided_on, code
     agenda: pd.DataFrame  # agenda items of meetings held in the period
+    # The cohort's first palliative-care referral per case (issue 21).
+    palliative_referrals: pd.DataFrame | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -249,7 +253,18 @@ def load_analytics(
             .order_by(MdtMeeting.meeting_date, AgendaItem.meeting_id, AgendaItem.position),
             AGENDA_COLUMNS,
         )
-    return AnalyticsData(cases, decisions, workup, period_decisions, agenda)
+        palliative_referrals = _frame(
+            session,
+            select(CareReferral.case_id, func.min(CareReferral.requested_on))
+            .where(
+                CareReferral.kind == "palliative_care",
+                CareReferral.case_id.in_(cohort_ids),
+            )
+            .group_by(CareReferral.case_id)
+            .order_by(CareReferral.case_id),
+            REFERRAL_COLUMNS,
+        )
+    return AnalyticsData(cases, decisions, workup, period_decisions, agenda, palliative_referrals)
 
 
 def load_profiles(

@@ -118,3 +118,36 @@ def test_the_before_clinic_summary_shows_the_referrals(
     table = app.table[0].value
     assert list(table["Referral"]) == ["Rehabilitation"]
     assert list(table["Status"]) == ["Requested"]
+
+
+def test_analytics_shows_the_share_referred_to_palliative_care_within_30_days(
+    database_url: str,
+    contexts: dict[str, ServiceContext],
+    open_page: Callable[..., Any],
+) -> None:
+    from sqlalchemy import select
+
+    from cupboard.db import unit_of_work
+    from cupboard.models import Case
+    from db.demo_cohort import seed_demo_cohort
+
+    seed_demo_cohort(database_url, cases=40)
+    with unit_of_work(database_url) as session:
+        case_id, day0 = session.execute(
+            select(Case.id, Case.pathway_start)
+            .where(Case.pathway_start <= TODAY - dt.timedelta(days=40))
+            .order_by(Case.id)
+            .limit(1)
+        ).one()
+    request_referrals(
+        contexts["oncologist"],
+        case_id,
+        [ReferralDraft("palliative_care", "ECOG 2")],
+        requested_on=day0 + dt.timedelta(days=10),
+    )
+    app = open_page("pages/analytics.py", role="viewer")
+    assert not app.exception, app.exception
+    assert "Palliative care within 30 days" in [s.value for s in app.subheader]
+    [table] = [d.value for d in app.dataframe if "referred" in d.value.columns]
+    assert int(table["referred"].sum()) == 1
+    assert int(table["judged"].sum()) >= 1
