@@ -14,7 +14,7 @@ from cupboard.permissions import may
 from cupboard.services import case_record
 from cupboard.services.case_record import CaseRecord, guidance_for
 from cupboard.services.context import ServiceContext
-from cupboard.ui import case_details, referrals_panel, trial_panel
+from cupboard.ui import case_details, follow_up, referrals_panel, trial_panel
 from cupboard.ui import case_panels as panels
 from cupboard.ui.cache import cached_read
 from cupboard.ui.case_finder import case_finder
@@ -159,6 +159,7 @@ if ecog_tab.open:
 if decision_tab.open:
     with decision_tab:
         panels.decision_section(ctx, record, guidance, key=f"case_{case_id}")
+        follow_up.follow_up_section(ctx, record, key=f"case_{case_id}")
         st.divider()
         referrals_panel.referrals_section(
             ctx, case_id, guidance, record.decisions, key=f"case_{case_id}_referrals"
