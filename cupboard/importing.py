@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -193,11 +194,28 @@ def _check_age(date_of_birth: str, referral_date: str) -> None:
         )
 
 
+# A calendar date as the template asks, or as a spreadsheet saves a date cell (the day
+# at midnight). Python's ISO parser would also take week dates (2026-W45-1) and
+# ordinal or compact forms no referral letter uses; those are refused.
+_CSV_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
+DATE_COLUMNS: tuple[str, ...] = ("date_of_birth", "referral_date", "pathway_start")
+
+
+def _csv_date(field: str, value: str) -> str:
+    if not value:
+        return value
+    matched = _CSV_DATE.fullmatch(value.strip())
+    if matched is None:
+        raise ValidationError(field, f"must be a date YYYY-MM-DD; got {v.shown(value)}")
+    return matched.group(1)
+
+
 def _row_referral(values: dict[str, str]) -> Referral:
     """One row as a Referral, or ValidationError naming the first bad field."""
     for name in REQUIRED_COLUMNS:
         if not values.get(name):
             raise ValidationError(name, "is required")
+    values = {**values, **{n: _csv_date(n, values.get(n, "")) for n in DATE_COLUMNS}}
     _check_age(values["date_of_birth"], values["referral_date"])
     sex = SEX_ALIASES.get(values["sex"].lower(), values["sex"])
     bone = values.get("bone_pattern", "").lower() or None

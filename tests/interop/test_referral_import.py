@@ -192,3 +192,23 @@ def test_future_referral_date_is_refused() -> None:
     content = f"{HEADER}\nA,B,female,1950-01-01,{tomorrow},liver,,\n".encode()
     (problem,) = read_referral_csv(content, TODAY).problems
     assert problem.field == "referral_date" and "must not be after" in problem.message
+
+
+@pytest.mark.parametrize("birth", ["1958-03-14 00:00:00", "1958-03-14T00:00:00", "1958-03-14"])
+def test_a_date_as_a_spreadsheet_saves_it_is_read(birth: str) -> None:
+    """Excel and LibreOffice write a date cell as the day at midnight (issue 17)."""
+    content = f"{HEADER}\nSHEET-1,Ada Ark,female,{birth},{RECENT} 00:00:00,liver,,\n".encode()
+    checked = read_referral_csv(content, TODAY)
+    assert checked.problems == ()
+    (row,) = checked.rows
+    assert (row.referral.date_of_birth, row.referral.referral_date) == ("1958-03-14", RECENT)
+
+
+@pytest.mark.parametrize("birth", ["1958-W11-5", "1958-073", "19580314", "1958-03-14 09:30:00"])
+def test_week_ordinal_and_compact_dates_are_refused(birth: str) -> None:
+    content = f"{HEADER}\nWEEK-1,Ada Ark,female,{birth},{RECENT},liver,,\n".encode()
+    (problem,) = read_referral_csv(content, TODAY).problems
+    assert (problem.field, problem.message) == (
+        "date_of_birth",
+        f"must be a date YYYY-MM-DD; got '{birth}'",
+    )
