@@ -312,13 +312,26 @@ def verify(url: str, result: ConcurrencyResult, before: dict[str, int], meeting:
                 AuditEvent.entity_version,
                 AuditEvent.field,
                 AuditEvent.after,
+                AuditEvent.reason,
             ).where(AuditEvent.id > before["audit"])
         ).all()
-        status_audit = Counter(
-            (row.entity_id, row.entity_version, row.after)
+        status_changes = [
+            row
             for row in audit
             if row.action == "update" and row.entity == "investigation" and row.field == "status"
+        ]
+        # The workup follows the record: an ECOG recorded can turn a "not indicated"
+        # investigation to "to request", audited with the finding as its reason. A
+        # user's own status change carries no reason.
+        status_audit = Counter(
+            (row.entity_id, row.entity_version, row.after)
+            for row in status_changes
+            if row.reason is None
         )
+        followed_after: dict[int, list[int]] = {}
+        for row in status_changes:
+            if row.reason is not None:
+                followed_after.setdefault(row.entity_id, []).append(row.entity_version)
         created = Counter((row.entity, row.entity_id) for row in audit if row.action == "create")
         check.audited = {
             "write_status": sum(status_audit.values()),
@@ -338,6 +351,14 @@ def verify(url: str, result: ConcurrencyResult, before: dict[str, int], meeting:
         stored = 0
         for investigation_id, write in last.items():
             row = session.get(Investigation, investigation_id)
+            followed = [
+                v for v in followed_after.get(investigation_id, []) if v > write.version_after
+            ]
+            if followed and row is not None and row.version == write.version_after + len(followed):
+                # Changed after this write only by the workup following the record (each
+                # later version one such change): the write was kept, then followed.
+                stored += 1
+                continue
             if row is None or (row.version, row.status) != (write.version_after, write.status):
                 found = None if row is None else (row.version, row.status)
                 check.lost.append(f"investigation {investigation_id}: {found}, expected {write}")
