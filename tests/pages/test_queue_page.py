@@ -55,6 +55,13 @@ def _agenda(url: str, meeting_id: int) -> list[tuple[int, int, str]]:
         ]
 
 
+def _statuses(url: str, case_ids: list[int]) -> dict[int, str]:
+    with unit_of_work(url) as session:
+        return dict(
+            session.execute(select(Case.id, Case.status).where(Case.id.in_(case_ids))).all()
+        )
+
+
 def _audit(url: str, entity: str, action: str) -> list[AuditEvent]:
     with unit_of_work(url) as session:
         return list(
@@ -198,7 +205,7 @@ def test_a_navigator_creates_a_meeting_and_it_is_selected(
 
 
 def test_deep_link_and_filters_narrow_the_agenda(
-    seeded: str, open_page: Callable[..., Any]
+    seeded: str, open_page: Callable[..., Any], contexts: dict[str, ServiceContext]
 ) -> None:
     with unit_of_work(seeded) as session:
         later = session.scalars(
@@ -218,7 +225,20 @@ def test_deep_link_and_filters_narrow_the_agenda(
     app.text_input(key="queue_search").input("no such patient").run()
     assert "agenda" not in _tables(app)
 
+    # A status filter keeps exactly the agenda's cases in that status, in agenda order:
+    # the navigator sends the last case back to workup (a test turned out missing).
+    navigator = contexts["navigator"]
+    back_to_workup = expected[-1][1]
+    version = case_record.case_header(navigator, back_to_workup).version
+    update_case(navigator, back_to_workup, version, {"status": "workup_in_progress"})
+    statuses = _statuses(seeded, [case_id for _, case_id, _ in expected])
+    assert len(set(statuses.values())) >= 2  # so that each status narrows the agenda
     app.text_input(key="queue_search").input("").run()
+    for status in sorted(set(statuses.values())):
+        app.multiselect(key="queue_status").set_value([status]).run()
+        _no_errors(app)
+        shown = list(_tables(app)["agenda"]["Patient"])
+        assert shown == [p for _, case_id, p in expected if statuses[case_id] == status]
     app.multiselect(key="queue_status").set_value(["closed"]).run()
     assert "agenda" not in _tables(app)  # no closed case is queued
 
