@@ -11,7 +11,9 @@ from cupboard.services.audit_trail import (
     audit_trail,
     visible_entities,
 )
+from cupboard.services.case_finder import MAX_TERM, cases_named_by
 from cupboard.ui.guard import page_guard, show_error
+from cupboard.ui.text import escape_markdown
 
 ctx = page_guard("view_audit")
 
@@ -28,7 +30,13 @@ if "audit_case" not in st.session_state and raw_case.isdigit():
     st.session_state["audit_case"] = raw_case
 
 columns = st.columns(6)
-case_text = columns[0].text_input("Case id", key="audit_case", max_chars=12)
+case_text = columns[0].text_input(
+    "Case",
+    key="audit_case",
+    max_chars=MAX_TERM,
+    placeholder="Id, pseudonym or MRN",
+    help="The case id (a number), or the patient's pseudonym or MRN exactly",
+)
 user = columns[1].text_input("User", key="audit_user", max_chars=64)
 entity = columns[2].selectbox("Record", [ALL, *visible_entities(ctx)], key="audit_entity")
 action = columns[3].selectbox("Action", [ALL, *AUDIT_ACTIONS], key="audit_action")
@@ -36,11 +44,28 @@ from_date = columns[4].date_input("From", value=None, key="audit_from")
 to_date = columns[5].date_input("To", value=None, key="audit_to")
 
 case_id: int | None = None
-if case_text.strip():
-    case_id = v.optional_record_id("case_id", case_text)
-    if case_id is None:
-        st.error(f"Case id: must be a whole number 1-{v.MAX_RECORD_ID}.", icon="⛔")
+if case_text.strip().isdigit() and v.optional_record_id("case_id", case_text) is not None:
+    case_id = int(case_text)
+elif case_text.strip():
+    try:
+        named = cases_named_by(ctx, case_text)
+    except CupboardError as error:
+        show_error(error)
         st.stop()
+    if len(named) != 1:
+        st.error(
+            escape_markdown(
+                f"Case: no case has the pseudonym or MRN {case_text.strip()!r}; type the "
+                "case id, or find the case on the Case page"
+                if not named
+                else "Case: this patient has cases "
+                + ", ".join(str(f.case_id) for f in named)
+                + "; type the case id of the one you mean"
+            ),
+            icon="⛔",
+        )
+        st.stop()
+    case_id = named[0].case_id
 
 filters = AuditFilter(
     case_id=case_id,

@@ -128,3 +128,10 @@ def find_cases(
         )
         for row in rows
     )
+
+
+def cases_named_by(ctx: ServiceContext, identifier: str) -> tuple[FoundCase, ...]:
+    """The cases whose patient has exactly this pseudonym or MRN (or personal number,
+    with or without its dash), newest referral first: for a filter that must name one
+    patient, not offer a list of likely ones."""
+    return tuple(f for f in find_cases(ctx, identifier) if f.match == EXACT)

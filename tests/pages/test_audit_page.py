@@ -115,7 +115,10 @@ def test_bad_filter_is_refused_naming_the_field(open_page: Callable[..., Any]) -
     app = open_page(AUDIT_PAGE, role="chair", query={"case_id": "12"})
     app.text_input(key="audit_case").input("twelve").run()
     assert not app.exception
-    assert any(e.value.startswith("Case id") for e in app.error)
+    assert any(
+        e.value.replace("\\", "").startswith("Case: no case has the pseudonym or MRN")
+        for e in app.error
+    )
     app.text_input(key="audit_case").input("").run()
     app.date_input(key="audit_from").set_value(dt.date.today()).run()
     app.date_input(key="audit_to").set_value(dt.date.today() - dt.timedelta(days=2)).run()
@@ -143,3 +146,19 @@ def test_account_events_are_for_administrators_only(
     app = open_page(AUDIT_PAGE, role="admin")
     assert "user" in app.selectbox(key="audit_entity").options
     assert any(" · create · user #" in t for t in _texts(app))
+
+
+def test_the_case_filter_takes_a_pseudonym_or_an_mrn(
+    open_page: Callable[..., Any], make_case: Callable[..., int]
+) -> None:
+    make_case(mrn="19580314-1234")
+    wanted = make_case(mrn="19620101-4321")
+    app = open_page(AUDIT_PAGE, role="navigator")
+    for typed in ("CUP-00002", "cup00002", "19620101-4321", "196201014321"):
+        app.text_input(key="audit_case").input(typed).run()
+        assert not app.exception and not app.error, typed
+        rows = [t for t in _texts(app) if " · create · " in t]
+        assert rows and all(f"case {wanted}" in t for t in rows), typed
+    # A prefix is not a name for one patient: the filter wants it exactly.
+    app.text_input(key="audit_case").input("CUP-0000").run()
+    assert any("no case has the pseudonym or MRN" in e.value for e in app.error)
