@@ -15,6 +15,7 @@ from cupboard.services import worklist as worklist_service
 from cupboard.services.context import ServiceContext
 from cupboard.ui.cache import cached_read
 from cupboard.ui.guard import page_guard
+from cupboard.ui.navigation import PAGES_DIR
 from cupboard.ui.text import escape_markdown
 from cupboard.worklist import WORKLIST_KINDS, rule_descriptions
 
@@ -179,8 +180,34 @@ columns = {
         "Days overdue", help="Negative: days left before the target"
     ),
     "Due": st.column_config.DateColumn("Due"),
-    "Open": st.column_config.LinkColumn("Open", display_text="Open case"),
+    # The case's address as text, to share: a link in the table would open a new
+    # browser tab, which is a new, signed-out session. Cases open below, in this one.
+    "Open": st.column_config.TextColumn("Link", help="The case's address, to share"),
 }
+OPEN_KEY = "worklist_open_case"
+
+
+def _open_case_chosen() -> None:
+    st.session_state[f"{OPEN_KEY}_chosen"] = st.session_state.get(OPEN_KEY)
+    st.session_state[OPEN_KEY] = None
+
+
+listed = {i.case_id: i.pseudonym for i in items}
+st.selectbox(
+    "Open a case",
+    list(listed),
+    index=None,
+    format_func=listed.__getitem__,
+    placeholder="Choose a patient on this list",
+    key=OPEN_KEY,
+    on_change=_open_case_chosen,
+)
+chosen_case = st.session_state.pop(f"{OPEN_KEY}_chosen", None)
+if chosen_case is not None:
+    st.switch_page(
+        st.Page(PAGES_DIR / "case.py", title="Case", url_path="case"),
+        query_params={"case_id": str(chosen_case)},
+    )
 
 
 def more_button(page: worklist_service.WorklistPage) -> None:

@@ -207,3 +207,24 @@ def test_a_rerun_reads_again_only_after_a_write(
     assert list(app.data_editor[0].value["What"]) == [
         w for w in what if w != "CT chest/abdomen/pelvis with contrast"
     ]
+
+
+def test_a_case_opens_in_the_same_session_and_the_page_does_not_bounce_back(
+    open_page: Callable[..., object],
+    contexts: dict[str, ServiceContext],
+    make_case: Callable[..., int],
+) -> None:
+    build_clinic(contexts, make_case)
+    app = open_page(PAGE, role="navigator")
+    # No link column opening a new (signed-out) browser tab: the address is text.
+    columns = json.loads(app.data_editor[0].proto.columns)
+    assert columns["Open"]["type_config"]["type"] == "text"
+    picker = app.selectbox(key="worklist_open_case")
+    assert picker.options == ["CUP-00001"]
+    picker.select("CUP-00001").run()
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Case CUP-00001"]
+    assert app.query_params["case_id"] == "1"
+    app.switch_page(PAGE).run()
+    assert [t.value for t in app.title] == ["Navigator worklist"]
+    assert app.selectbox(key="worklist_open_case").value is None
