@@ -50,6 +50,7 @@ EDITABLE_FIELDS = (
 
 # A booking can lie in the future; the other dates record what has happened.
 _FUTURE_ALLOWED = {"booked_for"}
+_NOT_YET_REQUESTED = {"to_request", "not_indicated"}
 
 
 def validate_investigation_changes(changes: dict[str, Any], today: dt.date) -> dict[str, Any]:
@@ -80,6 +81,13 @@ def check_investigation_dates(row: dict[str, Any]) -> None:
     v.not_before("reported_on", row.get("reported_on"), "done_on", row.get("done_on"))
     if row.get("status") == "booked" and row.get("booked_for") is None:
         raise ValidationError("booked_for", "give the appointment date when booking")
+    if row.get("status") in _NOT_YET_REQUESTED and row.get("booked_for") is not None:
+        # An appointment for something nobody has requested: the row would read as
+        # outstanding and booked at once.
+        raise ValidationError(
+            "booked_for",
+            "is for a requested investigation: set the status to booked, or clear the date",
+        )
 
 
 def update_investigation(
