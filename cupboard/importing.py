@@ -15,12 +15,14 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
 from cupboard import validation as v
 from cupboard.errors import CupboardError, ValidationError
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES
+from cupboard.search_keys import compact_id
 from cupboard.services.cases import MAX_AGE_YEARS, Referral, validate_referral
 
 MAX_FILE_BYTES = 5_000_000
@@ -210,6 +212,24 @@ def _csv_date(field: str, value: str) -> str:
     return matched.group(1)
 
 
+# Characters that show nothing (zero-width space and joiners, BOM, direction marks):
+# pasted from letters and spreadsheets, they make one MRN look like two.
+_INVISIBLE = {"Cf"}
+
+
+def normalise_mrn(value: str) -> str:
+    """The MRN as stored: Unicode NFC (a decomposed Å is the same Å), without invisible
+    formatting characters, without surrounding space."""
+    composed = unicodedata.normalize("NFC", value)
+    return "".join(c for c in composed if unicodedata.category(c) not in _INVISIBLE).strip()
+
+
+def mrn_key(value: str) -> str:
+    """What makes two MRNs the same record number: case, accents, separators and
+    invisible characters aside ("19580314-1234" and "195803141234", "ab12" and "AB12")."""
+    return compact_id(normalise_mrn(value))
+
+
 def _row_referral(values: dict[str, str]) -> Referral:
     """One row as a Referral, or ValidationError naming the first bad field."""
     for name in REQUIRED_COLUMNS:
@@ -224,7 +244,7 @@ def _row_referral(values: dict[str, str]) -> Referral:
             "bone_pattern", f"must be one of blastic, lytic, mixed; got {v.shown(bone)}"
         )
     return Referral(
-        mrn=values["mrn"],
+        mrn=normalise_mrn(values["mrn"]),
         name=values["name"],
         sex=sex,
         date_of_birth=values["date_of_birth"],
@@ -272,7 +292,7 @@ def _check_row(
 ) -> tuple[int, str, Referral | None, Problem | None]:
     where = f"line {line}"
     values = {name: (raw[i].strip() if i < len(raw) else "") for i, name in enumerate(names)}
-    mrn = values.get("mrn", "")
+    mrn = normalise_mrn(values.get("mrn", ""))
     if len(raw) > len(names):
         return (
             line,
@@ -295,11 +315,11 @@ def _without_duplicates(
     lines_by_mrn: dict[str, list[int]] = defaultdict(list)
     for line, mrn, _, _ in candidates:
         if mrn:
-            lines_by_mrn[mrn].append(line)
+            lines_by_mrn[mrn_key(mrn)].append(line)
     rows: list[ReferralRow] = []
     problems: list[Problem] = []
     for line, mrn, referral, problem in candidates:
-        lines = lines_by_mrn.get(mrn, [])
+        lines = lines_by_mrn.get(mrn_key(mrn), [])
         if len(lines) > 1:
             listed = ", ".join(str(n) for n in lines)
             problems.append(

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,8 @@ from cupboard.importing import (
     MalformedFileError,
     Problem,
     ReferralFile,
+    mrn_key,
+    normalise_mrn,
     read_referral_csv,
 )
 from cupboard.knowledge.histology import (
@@ -79,6 +81,7 @@ from cupboard.models import (
     utcnow,
 )
 from cupboard.permissions import Actor
+from cupboard.search_keys import fold_text
 from cupboard.services import case_record, queue
 from cupboard.services.accounts import actor_of
 from cupboard.services.audit import record_creation, record_event
@@ -375,13 +378,38 @@ class ImportConflictError(CupboardError):
     """Someone else wrote the same MRN meanwhile; the whole import was rolled back."""
 
 
-def _existing_mrns(session: Session, mrns: Iterable[str]) -> set[str]:
-    wanted = sorted(set(mrns))
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found.update(session.scalars(select(Patient.mrn).where(Patient.mrn.in_(chunk))))
-    return found
+@dataclass(frozen=True)
+class _KnownPatient:
+    mrn: str
+    name: str
+    date_of_birth: dt.date
+
+
+def _known_patients(session: Session) -> dict[str, _KnownPatient]:
+    """Every patient by MRN key (:func:`cupboard.importing.mrn_key`): an imported MRN
+    that differs only in case, accents, separators or invisible characters is the
+    same record number."""
+    rows = session.execute(select(Patient.mrn, Patient.name, Patient.date_of_birth))
+    return {mrn_key(mrn): _KnownPatient(mrn, name, born) for mrn, name, born in rows}
+
+
+def _same_person(known: _KnownPatient, name: str, date_of_birth: object) -> bool:
+    """The same name (in any word order, case and accents aside) and birth date."""
+    return sorted(fold_text(known.name).split()) == sorted(fold_text(name).split()) and str(
+        known.date_of_birth
+    ) == str(date_of_birth)
+
+
+def _identity_clash(
+    where: str, known: _KnownPatient, mrn: str, name: str, date_of_birth: object
+) -> Problem:
+    return Problem(
+        where,
+        "mrn",
+        f"{mrn} is the MRN of {known.name} (born {known.date_of_birth}, MRN {known.mrn}) "
+        f"here, but this record is {name} (born {date_of_birth}): refused, as two "
+        "patients must never share a record; check which hospital issued the number",
+    )
 
 
 def _add_workup(
@@ -412,17 +440,26 @@ def preview_referral_import(
     today = today or dt.date.today()
     checked = read_referral_csv(content, today)
     with ctx.reading("register_referral") as session:
-        existing = _existing_mrns(session, (r.referral.mrn.strip() for r in checked.rows))
-    return _referral_report(source, checked, existing)
+        known = _known_patients(session)
+    return _referral_report(source, checked, known)
 
 
-def _referral_report(source: str, checked: ReferralFile, existing: set[str]) -> ImportReport:
-    to_import, exist = [], []
+def _referral_report(
+    source: str, checked: ReferralFile, known: dict[str, _KnownPatient]
+) -> ImportReport:
+    to_import, exist, clashes = [], [], []
     for row in checked.rows:
-        mrn = row.referral.mrn.strip()
-        item = ImportItem(f"line {row.line}", mrn, row.referral.name.strip())
-        (exist if mrn in existing else to_import).append(item)
-    return ImportReport(source, tuple(to_import), tuple(exist), checked.problems)
+        r = row.referral
+        mrn, where = r.mrn.strip(), f"line {row.line}"
+        item = ImportItem(where, mrn, r.name.strip())
+        existing = known.get(mrn_key(mrn))
+        if existing is None:
+            to_import.append(item)
+        elif _same_person(existing, r.name, r.date_of_birth):
+            exist.append(item)
+        else:
+            clashes.append(_identity_clash(where, existing, mrn, r.name, r.date_of_birth))
+    return ImportReport(source, tuple(to_import), tuple(exist), (*checked.problems, *clashes))
 
 
 def commit_referral_import(
@@ -440,8 +477,7 @@ def commit_referral_import(
     created: list[int] = []
     try:
         with ctx.writing("import_data") as session:
-            existing = _existing_mrns(session, (r.referral.mrn.strip() for r in checked.rows))
-            report = _referral_report(source, checked, existing)
+            report = _referral_report(source, checked, _known_patients(session))
             by_line = {f"line {r.line}": r for r in checked.rows}
             for item in report.to_import:
                 row = by_line[item.where]
@@ -462,7 +498,7 @@ def commit_referral_import(
             "Another user registered one of these MRNs while the import ran, so nothing "
             "was imported. Check the file again and retry."
         ) from None
-    return ImportResult(source, tuple(created), report.already_exist, checked.problems)
+    return ImportResult(source, tuple(created), report.already_exist, report.problems)
 
 
 # --------------------------------------------------------------------------------------
@@ -525,7 +561,7 @@ def _clean_patient(record: CaseRecord, today: dt.date, problems: _Problems) -> d
     if not p.mrn or p.date_of_birth is None or c.referral_date is None:
         return {}
     referral = Referral(
-        mrn=p.mrn,
+        mrn=normalise_mrn(p.mrn),
         name=p.name or "",
         sex=p.sex or "",
         date_of_birth=p.date_of_birth,
@@ -867,14 +903,22 @@ def _whole_bundle_refusal(problems: Sequence[Problem]) -> str:
     return f"{problems[0]}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
 
 
-def _fhir_report(source: str, parsed: _ParsedImport, existing: set[str]) -> ImportReport:
+def _fhir_report(
+    source: str, parsed: _ParsedImport, known: dict[str, _KnownPatient]
+) -> ImportReport:
     record = parsed.record
     if record is None or parsed.problems:
         return ImportReport(source, (), (), parsed.problems, parsed.notes)
-    item = ImportItem("Patient", record.patient.mrn or "", record.patient.name or "")
-    if item.mrn in existing:
+    p = record.patient
+    mrn = normalise_mrn(p.mrn or "")
+    item = ImportItem("Patient", mrn, p.name or "")
+    existing = known.get(mrn_key(mrn))
+    if existing is None:
+        return ImportReport(source, (item,), (), (), parsed.notes)
+    if _same_person(existing, p.name or "", p.date_of_birth):
         return ImportReport(source, (), (item,), (), parsed.notes)
-    return ImportReport(source, (item,), (), (), parsed.notes)
+    clash = _identity_clash("Patient", existing, mrn, p.name or "", p.date_of_birth)
+    return ImportReport(source, (), (), (clash,), parsed.notes)
 
 
 def preview_fhir_import(
@@ -885,11 +929,11 @@ def preview_fhir_import(
     ctx.require("import_data")
     today = today or dt.date.today()
     parsed = _parse_fhir(content, today)
-    existing: set[str] = set()
+    known: dict[str, _KnownPatient] = {}
     if parsed.record is not None and parsed.record.patient.mrn:
         with ctx.reading("import_data") as session:
-            existing = _existing_mrns(session, [parsed.record.patient.mrn.strip()])
-    return _fhir_report(source, parsed, existing)
+            known = _known_patients(session)
+    return _fhir_report(source, parsed, known)
 
 
 def _meeting_for(
@@ -1002,10 +1046,9 @@ def commit_fhir_import(
     reason = f"imported from {source}"
     try:
         with ctx.writing("import_data") as session:
-            mrn = parsed.record.patient.mrn or ""
-            report = _fhir_report(source, parsed, _existing_mrns(session, [mrn.strip()]))
+            report = _fhir_report(source, parsed, _known_patients(session))
             if not report.to_import:
-                return ImportResult(source, (), report.already_exist, ())
+                return ImportResult(source, (), report.already_exist, report.problems)
             case_id = _write_case(session, ctx.actor, parsed.clean, reason)
     except IntegrityError:
         raise ImportConflictError(

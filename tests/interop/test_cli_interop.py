@@ -97,7 +97,7 @@ def test_export_fhir_refuses_bad_input(database_url: str, tmp_path: Path) -> Non
 def test_import_referrals_dry_run_then_commit(
     database_url: str, make_case: Callable[..., int], tmp_path: Path
 ) -> None:
-    make_case(mrn="CLI-3", name="Cid Cli", sex="male")
+    make_case(mrn="CLI-3", name="Cid Cli", sex="male", date_of_birth=dt.date(1962, 1, 1))
     path = tmp_path / "referrals.csv"
     path.write_text(REFERRALS)
     patients = _count(database_url, Patient)

@@ -58,7 +58,8 @@ def _counts(url: str) -> dict[str, int]:
 
 @pytest.fixture
 def navigator(contexts: dict[str, ServiceContext], make_case: Callable[..., int]) -> ServiceContext:
-    make_case(mrn="EXISTING-1", name="Already Here", sex="male")
+    # The same patient as line 9 of the file (an MRN naming someone else is refused).
+    make_case(mrn="EXISTING-1", name="Already Here", sex="male", date_of_birth=dt.date(1949, 9, 9))
     return contexts["navigator"]
 
 
