@@ -238,6 +238,18 @@ def wait_for_app(page: object) -> None:
     page.evaluate("window.__cupboardSeen = window.__cupboardRuns ?? 0")  # type: ignore[attr-defined]
 
 
+def choose(page: object, select: object, option: str | re.Pattern[str]) -> None:
+    """Pick ``option`` in a select box and wait for the run the choice starts.
+
+    The box is brought to the middle of the window first: a select box at the very
+    bottom edge of the window opens no menu when clicked (seen in Chromium on the case
+    page's Decision tab once the page above it grew)."""
+    select.evaluate("box => box.scrollIntoView({block: 'center'})")  # type: ignore[attr-defined]
+    select.click()  # type: ignore[attr-defined]
+    page.get_by_role("option", name=option).click()  # type: ignore[attr-defined]
+    wait_for_app(page)
+
+
 def sign_in(page: object, username: str, password: str = "demo") -> None:  # noqa: S107
     page.get_by_label("Username").fill(username)  # type: ignore[attr-defined]
     page.get_by_label("Password", exact=True).fill(password)  # type: ignore[attr-defined]

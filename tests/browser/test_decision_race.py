@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from tests.browser.conftest import AppServer, sign_in, wait_for_app
+from tests.browser.conftest import AppServer, choose, sign_in, wait_for_app
 
 EXCEPTION = '[data-testid="stException"]'
 
@@ -40,9 +40,7 @@ def _open_decision_form(page: object, server: AppServer, user: str, case_id: int
 
 
 def _choose(page: object, case_id: int, option: str, rationale: str) -> None:
-    page.locator(f".st-key-case_{case_id}_code").click()  # type: ignore[attr-defined]
-    page.get_by_role("option", name=re.compile(f"{option}$")).click()  # type: ignore[attr-defined]
-    wait_for_app(page)
+    choose(page, page.locator(f".st-key-case_{case_id}_code"), re.compile(f"{option}$"))  # type: ignore[attr-defined]
     page.get_by_label("Rationale (required)").first.fill(rationale)  # type: ignore[attr-defined]
 
 

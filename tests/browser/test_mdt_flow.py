@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.browser.conftest import AppServer, sign_in, wait_for_app
+from tests.browser.conftest import AppServer, choose, sign_in, wait_for_app
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 EXCEPTION = '[data-testid="stException"]'
@@ -67,9 +67,7 @@ def test_chair_opens_a_queued_case_records_a_decision_and_sees_it_in_the_history
     # Record the decision; the options the guidance suggests are starred, any may be chosen.
     page.get_by_role("tab", name="Decision").click()  # type: ignore[attr-defined]
     wait_for_app(page)
-    page.locator(f".st-key-case_{case_id}_code").click()  # type: ignore[attr-defined]
-    page.get_by_role("option", name=re.compile(r"Clinical trial$")).click()  # type: ignore[attr-defined]
-    wait_for_app(page)
+    choose(page, page.locator(f".st-key-case_{case_id}_code"), re.compile(r"Clinical trial$"))  # type: ignore[attr-defined]
     rationale = "Eligible for the open CUP trial; screen this week."
     page.get_by_label("Rationale (required)").first.fill(rationale)  # type: ignore[attr-defined]
     page.get_by_role("button", name="Record decision").first.click()  # type: ignore[attr-defined]
