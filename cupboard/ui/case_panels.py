@@ -508,6 +508,13 @@ def _save_workup(ctx: ServiceContext, case_id: int, profile: CaseProfile | None)
         flash(f"workup_{case_id}", "error", "Refused — " + refused + done)
     elif saved:
         flash(f"workup_{case_id}", "success", f"Saved: {', '.join(saved)}.")
+    if saved:
+        # The page's header counts the workup too ("Missing before MDT"): redraw it.
+        st.session_state[_page_stale_key(case_id)] = True
+
+
+def _page_stale_key(case_id: int) -> str:
+    return f"workup_saved_{case_id}"
 
 
 def _workup_now(ctx: ServiceContext, case_id: int, profile: CaseProfile | None) -> list[WorkupRow]:
@@ -583,6 +590,8 @@ def workup_panel(ctx: ServiceContext, case_id: int, profile: CaseProfile | None 
     change), so a rerun of this section reads the investigations alone.
     """
     ctx = fragment_context(ctx)  # a rerun of this section alone checks the session too
+    if st.session_state.pop(_page_stale_key(case_id), False):
+        st.rerun(scope="app")  # after a save: the header's counts, not only this section
     editor_key, snapshot_key, _ = _workup_keys(case_id)
     rows = _workup_now(ctx, case_id, profile)
     show_flash(f"workup_{case_id}")
