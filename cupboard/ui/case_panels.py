@@ -54,7 +54,7 @@ from cupboard.knowledge.pathway import (
 from cupboard.knowledge.performance import ECOG_GRADES
 from cupboard.knowledge.sites import METASTATIC_SITES, PRIMARY_SITES, SYMPTOMS
 from cupboard.knowledge.sources import SOURCES
-from cupboard.permissions import may
+from cupboard.permissions import PERMISSIONS, may
 from cupboard.services import case_record, queue
 from cupboard.services.case_record import (
     CaseHeader,
@@ -803,6 +803,17 @@ def findings_forms(ctx: ServiceContext, case_id: int) -> None:
     if may(role, "record_serum_marker"):
         with st.expander("Add a serum tumour marker"):
             _serum_form(ctx, case_id, today)
+    if not may(role, "record_pathology") or not may(role, "record_molecular"):
+        # Say why the tissue reports are not offered here, and who enters them.
+        st.caption(_tissue_reports_by(role))
+
+
+def _tissue_reports_by(role: str) -> str:
+    *others, last = PERMISSIONS.get("record_pathology", ("pathologist",))
+    who = f"{', '.join(others)} or {last}" if others else last
+    return (
+        f"Histopathology, IHC and molecular reports are entered by the {who} (your role: {role})."
+    )
 
 
 def _pathology_form(ctx: ServiceContext, case_id: int, today: dt.date) -> None:

@@ -86,3 +86,19 @@ def test_the_referral_form_makes_the_registering_navigator_responsible(
     assert app.selectbox(key="ref_navigator").value == contexts["navigator"].actor.user_id
     oncologist = open_page("pages/referrals.py", role="oncologist")
     assert oncologist.selectbox(key="ref_navigator").value is None  # chosen, or nobody yet
+
+
+def test_the_navigators_findings_tab_says_who_records_pathology(
+    make_case: Callable[..., int], open_page: Callable[..., Any]
+) -> None:
+    case_id = make_case()
+    said = (
+        "Histopathology, IHC and molecular reports are entered by the pathologist, "
+        "oncologist or chair (your role: navigator)."
+    )
+    for role, shown in (("navigator", True), ("oncologist", False)):
+        app = open_page("pages/case.py", role=role, query={"case_id": str(case_id)})
+        app.session_state[f"case_tabs_{case_id}"] = "Findings & guidance"
+        app.run()
+        assert not app.exception
+        assert (said in [c.value for c in app.caption]) is shown, role
