@@ -128,6 +128,9 @@ def _add(context: ServiceContext, meeting_id: int) -> None:
         flash("queue", "error", str(error))
     else:
         flash("queue", "success", "Case added to the agenda.")
+        # Ready for the next one: no question carried over, no patient chosen for them.
+        st.session_state["queue_add_case"] = None
+        st.session_state["queue_question"] = ""
 
 
 def _remove(context: ServiceContext, agenda_item_id: int, seen_version: int) -> None:
@@ -409,6 +412,8 @@ if ready.rows:
             format_func=lambda c: (
                 f"{ready_by_id[c].pseudonym} (day {ready_by_id[c].days_on_pathway})"
             ),
+            index=None,
+            placeholder="Choose a case",
             key="queue_add_case",
         )
         if add_case is not None:

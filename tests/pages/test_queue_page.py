@@ -136,11 +136,18 @@ def test_a_navigator_puts_a_ready_case_on_the_meeting(
     before = _agenda(seeded, meeting_id)
     app = open_page("pages/queue.py", role="navigator")
     ready = _tables(app)["ready"]
+    picker = app.selectbox(key="queue_add_case")
+    assert picker.value is None and len(ready) >= 1  # nobody is chosen for the user
+    picker.select_index(0).run()
     case_id = app.selectbox(key="queue_add_case").value
-    assert case_id is not None and len(ready) >= 1
+    assert case_id is not None
     app.text_input(key="queue_question").input("Primary site? NGS first?")
     app.button(key="queue_add").click().run()
     _no_errors(app)
+    # Ready for the next case: the question is not carried over to another patient,
+    # and no other patient is chosen in the added one's place.
+    assert app.text_input(key="queue_question").value == ""
+    assert app.selectbox(key="queue_add_case").value is None
 
     after = _agenda(seeded, meeting_id)
     assert [c for _, c, _ in after] == [c for _, c, _ in before] + [case_id]
