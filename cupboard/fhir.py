@@ -78,6 +78,7 @@ from cupboard.knowledge.histology import DIFFERENTIATION, HISTOLOGY_CATEGORIES, 
 from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS, INVESTIGATIONS_BY_CODE
 from cupboard.knowledge.pathway import CASE_STATUS_LABELS, CLOSING_REASONS, DIAGNOSTIC_STAGES
 from cupboard.knowledge.performance import ECOG_GRADES, ECOG_LOINC_ANSWERS
+from cupboard.knowledge.referrals import REFERRAL_KIND_LABELS, REFERRAL_STATUS_LABELS
 from cupboard.knowledge.sites import BONE_PATTERNS, METASTATIC_SITES, PRIMARY_SITES
 from cupboard.validation import json_document
 
@@ -223,6 +224,18 @@ class DecisionData:
     where: str = field(default="", compare=False)
 
 
+@dataclass(frozen=True)
+class CareReferralData:
+    """A referral beside the decision (issue 21): palliative care, genetics, ..."""
+
+    kind: str  # knowledge/referrals.py REFERRAL_KIND_CODES
+    status: str  # knowledge/referrals.py REFERRAL_STATUS_CODES
+    reason: str
+    requested_on: dt.date
+    detail: str | None = None  # the centre of a second opinion, the service of "other"
+    status_on: dt.date | None = None  # the date of the current status
+
+
 # The fields of a decision that name what it is about (knowledge/decisions.py).
 DECISION_DETAIL_FIELDS: tuple[str, ...] = (
     "presumed_primary",
@@ -254,6 +267,7 @@ class CaseRecord:
     decisions: tuple[DecisionData, ...] = ()
     agenda: tuple[AgendaData, ...] = ()
     case_id: int | None = field(default=None, compare=False)
+    care_referrals: tuple[CareReferralData, ...] = ()
 
 
 # --------------------------------------------------------------------------------------
@@ -617,6 +631,46 @@ def _add_investigation(out: _Entries, item: InvestigationData, patient_url: str)
                 conclusion=item.result_text,
             ),
         )
+
+
+# A referral's status as a ServiceRequest's: still with the receiving service is active;
+# closed is completed; declined by the patient is revoked (the request withdrawn).
+_CARE_REFERRAL_REQUEST_STATUS = {
+    "requested": "active",
+    "accepted": "active",
+    "seen": "active",
+    "closed": "completed",
+    "declined_by_patient": "revoked",
+}
+
+
+def _add_care_referral(out: _Entries, n: int, referral: CareReferralData, patient_url: str) -> None:
+    """A referral beside the decision as a ServiceRequest: the kind in cupboard's code
+    system, the reason, who receives it (the centre of a second opinion) and the
+    navigator's status with its date as an extension."""
+    status = [
+        _ext(
+            fc.EXT_CARE_REFERRAL_STATUS,
+            valueCoding=_local(fc.CS_CARE_REFERRAL_STATUS, referral.status, REFERRAL_STATUS_LABELS),
+        )
+    ]
+    if referral.status_on is not None:
+        status.append(_ext(fc.EXT_CARE_REFERRAL_STATUS_DATE, valueDate=referral.status_on))
+    request = ServiceRequest(
+        status=_CARE_REFERRAL_REQUEST_STATUS[referral.status],
+        intent="order",
+        category=[_concept(text="Referral beside the MDT decision")],
+        code=_concept(
+            _local(fc.CS_CARE_REFERRAL, referral.kind, REFERRAL_KIND_LABELS),
+            text=REFERRAL_KIND_LABELS.get(referral.kind, referral.kind),
+        ),
+        subject=_ref(patient_url),
+        authoredOn=referral.requested_on,
+        reasonCode=[_concept(text=referral.reason)],
+        performer=[_named(referral.detail)] if referral.detail else None,
+        extension=status,
+    )
+    out.add("care-referral", n, request)
 
 
 def _ihc_observation(ihc: IhcData, patient_url: str, specimen_url: str | None) -> Observation:
@@ -1021,6 +1075,8 @@ def case_bundle(
         _add_ecog(out, n, ecog, patient_url)
     for n, decision in enumerate(record.decisions):
         _add_decision(out, n, decision, patient_url, condition_url)
+    for n, referral in enumerate(record.care_referrals):
+        _add_care_referral(out, n, referral, patient_url)
     meta = None
     if not include_identifiers:
         meta = Meta(security=[_coding(fc.PSEUDONYMISED)])

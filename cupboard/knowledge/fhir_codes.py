@@ -122,6 +122,10 @@ CS_INVESTIGATION = cupboard_system("investigation")
 CS_INVESTIGATION_STATUS = cupboard_system("investigation-status")
 CS_DECISION = cupboard_system("decision")
 CS_LOCAL_MODALITY = cupboard_system("local-modality")
+# Referrals beside the decision (issue 21): kind and status, as cupboard codes them
+# (knowledge/referrals.py).
+CS_CARE_REFERRAL = cupboard_system("care-referral")
+CS_CARE_REFERRAL_STATUS = cupboard_system("care-referral-status")
 CS_DISCIPLINE = cupboard_system("discipline")
 CS_RESOURCE_ROLE = cupboard_system("resource-role")
 
@@ -469,6 +473,8 @@ EXT_LESION_COUNT = cupboard_extension("lesion-count")
 EXT_BONE_PATTERN = cupboard_extension("bone-pattern")
 EXT_PRIOR_MALIGNANCY = cupboard_extension("prior-malignancy")
 EXT_WORKUP_STATUS = cupboard_extension("workup-status")
+EXT_CARE_REFERRAL_STATUS = cupboard_extension("care-referral-status")
+EXT_CARE_REFERRAL_STATUS_DATE = cupboard_extension("care-referral-status-date")
 EXT_DIFFERENTIATION = cupboard_extension("differentiation")
 EXT_ECOG_AT_DECISION = cupboard_extension("ecog-at-decision")
 EXT_MDT_MEETING = cupboard_extension("mdt-meeting")  # complex: date, title, attendee*

@@ -34,6 +34,7 @@ from cupboard.export import (
 )
 from cupboard.fhir import (
     AgendaData,
+    CareReferralData,
     CaseData,
     CaseRecord,
     DecisionData,
@@ -82,7 +83,7 @@ from cupboard.models import (
 )
 from cupboard.permissions import Actor
 from cupboard.search_keys import fold_text
-from cupboard.services import case_record, queue
+from cupboard.services import case_record, queue, referrals
 from cupboard.services.accounts import actor_of
 from cupboard.services.audit import record_creation, record_event
 from cupboard.services.case_record import load_profiles
@@ -240,8 +241,13 @@ def _fhir_record(record: case_record.CaseRecord) -> CaseRecord:
 
 def read_case_record(ctx: ServiceContext, case_id: int) -> CaseRecord:
     """Everything cupboard holds about one case, as plain values (for export), read as
-    the case page reads it."""
-    return _fhir_record(case_record.case_record(ctx, case_id, timeline=False))
+    the case page reads it, with the referrals beside its decisions."""
+    record = _fhir_record(case_record.case_record(ctx, case_id, timeline=False))
+    care_referrals = tuple(
+        CareReferralData(r.kind, r.status, r.reason, r.requested_on, r.detail, r.status_on)
+        for r in referrals.case_referrals(ctx, case_id)
+    )
+    return dataclasses.replace(record, care_referrals=care_referrals)
 
 
 def _identifiers_note(include_identifiers: bool) -> str:
@@ -462,43 +468,69 @@ def _referral_report(
     return ImportReport(source, tuple(to_import), tuple(exist), (*checked.problems, *clashes))
 
 
+# Rows written per transaction: each batch holds the write lock briefly, so that other
+# users' saves and exports go through between batches of a large referral file.
+REFERRAL_BATCH_ROWS = 250
+
+
 def commit_referral_import(
     ctx: ServiceContext, content: bytes, source: str, today: dt.date | None = None
 ) -> ImportResult:
-    """Write the file's valid rows in one transaction (the user confirmed the report).
+    """Write the file's valid rows (the user confirmed the report), in batches of
+    ``REFERRAL_BATCH_ROWS`` rows, each its own transaction.
 
     The file is checked again, so what is written is exactly what passes the rules now;
-    MRNs that exist (also ones added since the preview) are skipped, never duplicated."""
+    MRNs that exist (also ones added since the preview, or by another user between
+    batches) are skipped, never duplicated; a batch that meets an MRN registered at that
+    very moment is left out whole and named in the result."""
     ctx.require("import_data")
     ctx.require("register_referral")
     today = today or dt.date.today()
     checked = read_referral_csv(content, today)
     reason = f"imported from {source}"
     created: list[int] = []
-    try:
-        with ctx.writing("import_data") as session:
-            report = _referral_report(source, checked, _known_patients(session))
-            by_line = {f"line {r.line}": r for r in checked.rows}
-            for item in report.to_import:
-                row = by_line[item.where]
-                data = validate_referral(row.referral, today)
-                _, case = add_referral(session, ctx.actor, data, f"{reason} {item.where}")
-                _add_workup(session, ctx.actor, case, data, reason)
-                created.append(case.id)
-            record_event(
-                session,
-                ctx.actor,
-                "import",
-                "referral_file",
-                None,
-                reason=f"{source}: {report.summary}",
+    imported: list[ImportItem] = []
+    exist: list[ImportItem] = []
+    problems: list[Problem] = list(checked.problems)
+    rows = checked.rows
+    for start in range(0, len(rows), REFERRAL_BATCH_ROWS):
+        batch = ReferralFile(rows[start : start + REFERRAL_BATCH_ROWS], (), 0)
+        written: list[int] = []
+        try:
+            with ctx.writing("import_data") as session:
+                report = _referral_report(source, batch, _known_patients(session))
+                by_line = {f"line {r.line}": r for r in batch.rows}
+                for item in report.to_import:
+                    data = validate_referral(by_line[item.where].referral, today)
+                    _, case = add_referral(session, ctx.actor, data, f"{reason} {item.where}")
+                    _add_workup(session, ctx.actor, case, data, reason)
+                    written.append(case.id)
+        except IntegrityError:
+            first, last = batch.rows[0].line, batch.rows[-1].line
+            problems.append(
+                Problem(
+                    f"lines {first}-{last}",
+                    "mrn",
+                    "another user registered one of these MRNs while the import ran, so "
+                    "these lines were not imported; import the file again to add them",
+                )
             )
-    except IntegrityError:
-        raise ImportConflictError(
-            "Another user registered one of these MRNs while the import ran, so nothing "
-            "was imported. Check the file again and retry."
-        ) from None
-    return ImportResult(source, tuple(created), report.already_exist, report.problems)
+            continue
+        created += written
+        imported += report.to_import
+        exist += report.already_exist
+        problems += report.problems
+    written = ImportReport(source, tuple(imported), tuple(exist), tuple(problems))
+    with ctx.writing("import_data") as session:
+        record_event(
+            session,
+            ctx.actor,
+            "import",
+            "referral_file",
+            None,
+            reason=f"{source}: {written.summary}",
+        )
+    return ImportResult(source, tuple(created), tuple(exist), tuple(problems))
 
 
 # --------------------------------------------------------------------------------------
