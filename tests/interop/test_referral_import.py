@@ -213,3 +213,56 @@ def test_week_ordinal_and_compact_dates_are_refused(birth: str) -> None:
         "date_of_birth",
         f"must be a date YYYY-MM-DD; got '{birth}'",
     )
+
+
+def test_a_large_file_is_written_in_batches_that_let_another_user_save(
+    navigator: ServiceContext, contexts: dict[str, ServiceContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch is its own short transaction (issue 17): between batches another
+    user's referral is saved, and every created record still has its own audit row."""
+    import cupboard.services.interop as interop
+    from cupboard.services.cases import Referral, register_referral
+
+    monkeypatch.setattr(interop, "REFERRAL_BATCH_ROWS", 2)
+    batches: list[int] = []
+    original = interop.ReferralFile
+
+    def between_batches(*args: object) -> object:
+        batches.append(len(batches))
+        if len(batches) == 2:  # the first batch is committed: the lock is free
+            register_referral(
+                contexts["oncologist"],
+                Referral(
+                    mrn="BY-HAND-1",
+                    name="Saved Meanwhile",
+                    sex="female",
+                    date_of_birth=dt.date(1950, 1, 1),
+                    referral_date=TODAY,
+                    metastatic_sites=("lung",),
+                ),
+            )
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(interop, "ReferralFile", between_batches)
+    rows = "\n".join(
+        f"BATCH-{n},Batch Person {n},female,1960-01-0{n + 1},{RECENT},liver" for n in range(5)
+    )
+    content = f"mrn,name,sex,date_of_birth,referral_date,metastatic_sites\n{rows}\n".encode()
+    result = commit_referral_import(navigator, content, "batches.csv")
+    assert len(result.created_case_ids) == 5 and result.problems == ()
+    assert len(batches) == 3
+    with unit_of_work(navigator.database_url) as session:
+        mrns = set(session.scalars(select(Patient.mrn)))
+        assert {"BY-HAND-1", *(f"BATCH-{n}" for n in range(5))} <= mrns
+        for entity, model in (
+            ("patient", Patient),
+            ("case", Case),
+            ("investigation", Investigation),
+        ):
+            rows_created = session.scalar(select(func.count(model.id)))
+            audited = session.scalar(
+                select(func.count(AuditEvent.id)).where(
+                    AuditEvent.entity == entity, AuditEvent.action == "create"
+                )
+            )
+            assert audited == rows_created, entity
