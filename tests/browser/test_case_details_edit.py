@@ -42,7 +42,8 @@ def test_edit_sites_and_navigator_and_the_worklist_follows(
     ).click()
     wait_for_app(page)
     page.get_by_text(f"Case {pseudonym}").wait_for()  # type: ignore[attr-defined]
-    page.get_by_text("Case details", exact=True).click()  # type: ignore[attr-defined]
+    wait_for_app(page)  # opening the case reruns the page twice (query, then record)
+    page.locator(f".st-key-case_{case_id}_details_box summary").click()  # type: ignore[attr-defined]
     wait_for_app(page)
     sites = page.get_by_role("combobox", name="Metastatic sites")  # type: ignore[attr-defined]
     sites.click()
