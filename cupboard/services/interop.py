@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -470,7 +471,8 @@ def _referral_report(
 
 # Rows written per transaction: each batch holds the write lock briefly, so that other
 # users' saves and exports go through between batches of a large referral file.
-REFERRAL_BATCH_ROWS = 250
+REFERRAL_BATCH_ROWS = 50
+BATCH_PAUSE_SECONDS = 0.15
 
 
 def commit_referral_import(
@@ -518,6 +520,9 @@ def commit_referral_import(
             continue
         created += written
         imported += report.to_import
+        # SQLite's lock is not queued: a writer that begins again at once starves the
+        # users waiting for it, so leave them a moment between batches.
+        time.sleep(BATCH_PAUSE_SECONDS)
         exist += report.already_exist
         problems += report.problems
     written = ImportReport(source, tuple(imported), tuple(exist), tuple(problems))
