@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from cupboard.db import unit_of_work
 from cupboard.errors import ConflictError, PermissionDeniedError, ValidationError
+from cupboard.knowledge import fhir_codes as fc
 from cupboard.models import AuditEvent, Investigation
 from cupboard.services import case_record
 from cupboard.services.case_record import guidance_for
@@ -242,11 +243,16 @@ def test_only_oncologists_and_chairs_change_the_working_diagnosis(
 
 def _primary_condition(ctx: ServiceContext, case_id: int) -> dict[str, object]:
     bundle = json.loads(export_case_fhir(ctx, case_id).content)
+    # The primary cancer condition by its SNOMED code (a pseudonymised bundle claims no
+    # profile that would name it).
     (condition,) = [
         e["resource"]
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "Condition"
-        and "primary" in " ".join(e["resource"]["meta"]["profile"]).lower()
+        and any(
+            coding.get("code") == fc.MALIGNANT_NEOPLASTIC_DISEASE.code
+            for coding in e["resource"]["code"]["coding"]
+        )
     ]
     return condition
 
