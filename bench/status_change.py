@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 from streamlit.testing.v1 import AppTest
 
@@ -70,6 +71,10 @@ class StatusChangeTiming:
     @property
     def p90_ms(self) -> float:
         return percentile(self.samples_ms, 0.9)
+
+
+def _blank(cell: object) -> bool:
+    return cell is None or cell == "" or bool(pd.isna(cell))
 
 
 def _target_for(current: object) -> str:
@@ -238,12 +243,22 @@ def _change_in_editor(
     frame = _status_editor(app)
     if frame is None:
         return float("nan"), float("nan"), "data editor", "the data editor is gone"
-    statuses = list(frame.value["Status"])
-    row = next((i for i, s in enumerate(statuses) if s in TOGGLE), 0)
+    # The editor shows status labels ("To request"); a toggle is only a legal change on a
+    # row with no appointment date (a booking on an unrequested investigation is refused).
+    code_of = {INVESTIGATION_STATUS_LABELS[code]: code for code in TOGGLE}
+    statuses = [code_of.get(str(s), s) for s in frame.value["Status"]]
+    booked = list(frame.value["Booked for"])
+    # Toggle an outstanding row; a case with none outstanding has "not indicated" rows.
+    candidates = (*TOGGLE, "not_indicated")
+    row = next(
+        (i for i, s in enumerate(statuses) if s in candidates and _blank(booked[i])),
+        0,
+    )
     target = _target_for(statuses[row])
     edit = WidgetState(id=frame.proto.id)
+    cell = {"Status": INVESTIGATION_STATUS_LABELS[target]}
     edit.string_value = json.dumps(
-        {"edited_rows": {str(row): {"Status": target}}, "added_rows": [], "deleted_rows": []}
+        {"edited_rows": {str(row): cell}, "added_rows": [], "deleted_rows": []}
     )
     how = f"data editor key={_editor_key(frame)!r}, row {row} Status → {target!r}"
     before = _statuses(ctx, case_id)
