@@ -415,6 +415,28 @@ def _ecog_series(
     return series
 
 
+# What the services record when a tissue report is entered on screen
+# (cupboard/services/workup_follows.py): the biopsy done, its histopathology reported.
+_TISSUE_WORKUP = {"biopsy": "done", "histopathology_ihc": "reported"}
+
+
+def _tissue_workup_done(investigations: list[dict[str, Any]], reported_on: dt.date) -> None:
+    """A case with a pathology report has had its biopsy: the demo's workup says so too,
+    so that no screen lists as missing what the findings show was done."""
+    for row in investigations:
+        status = _TISSUE_WORKUP.get(row["code"])
+        if status is None or row["status"] in ("done", "reported"):
+            continue
+        requested = min(row["requested_on"] or reported_on, reported_on)
+        row.update(
+            status=status,
+            requested_on=requested,
+            booked_for=requested,
+            done_on=requested,
+            reported_on=reported_on if status == "reported" else None,
+        )
+
+
 def seed_demo_cohort(
     url: str, cases: int = 40, seed: int = 20261121, today: dt.date | None = None
 ) -> str:
@@ -602,6 +624,7 @@ def seed_demo_cohort(
         # Pathology exists once the biopsy has been reported.
         reported_on = pathway_start + dt.timedelta(days=min(offset, rng.randint(6, 14)))
         if stage != "early":
+            _tissue_workup_done(rows.investigations[-len(INVESTIGATIONS) :], reported_on)
             report_id = next_id("pathology")
             rows.pathology.append(
                 {
