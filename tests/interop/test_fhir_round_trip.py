@@ -343,7 +343,9 @@ def test_export_is_audited_and_pseudonymised_by_default(
     assert "SECRET-MRN-1" in identified and "Secret Name" in identified
     with unit_of_work(database_url) as session:
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "export", AuditEvent.case_id == case_id)
+            select(AuditEvent)
+            .where(AuditEvent.action == "export", AuditEvent.case_id == case_id)
+            .order_by(AuditEvent.id)
         ).all()
     assert [e.reason for e in events] == [
         "FHIR bundle, pseudonymised",
