@@ -1,11 +1,12 @@
 """Issue 21 in the browser: the oncologist records a decision with two referrals beside
 it; the navigator moves one to "seen"; the other, still only requested two weeks on, is
-on the worklist; the before-clinic summary and the GP letter list both."""
+on the worklist; the before-clinic summary, the GP letter and the FHIR export list both."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from collections.abc import Callable
 
@@ -13,7 +14,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
-from tests.browser.conftest import AppServer, sign_in, wait_for_app
+from tests.browser.conftest import AppServer, choose, sign_in, wait_for_app
 
 EXCEPTION = '[data-testid="stException"]'
 
@@ -63,28 +64,14 @@ def test_two_referrals_beside_a_decision_followed_up_chased_and_in_the_letter(
     key = f"case_{case_id}_referrals"
     today = dt.date.today()
 
-    # The decision itself is recorded through the service (its form has browser tests of
-    # its own); the referrals beside it are made on the page.
-    from cupboard.permissions import Actor
-    from cupboard.services.context import ServiceContext
-    from cupboard.services.decisions import DecisionDraft, record_decision
-
-    with unit_of_work(server.database_url) as session:
-        from cupboard.models import User
-
-        user = session.scalars(select(User).where(User.username == "demo-oncologist")).one()
-        actor = Actor(user.id, user.username, user.display_name, user.role)
-    monkeypatch.setenv("CUPBOARD_DEMO", "1")  # the server's demo accounts, as the server runs
-    record_decision(
-        ServiceContext(server.database_url, actor),
-        case_id,
-        DecisionDraft(
-            code="clinical_trial", rationale="Eligible for the CUP trial.", decided_on=today
-        ),
-    )
-
+    # The oncologist records the board's decision on the page, then the referrals beside it.
     doctor = page_factory()
     _open_decision_tab(doctor, server, "demo-oncologist", case_id)
+    choose(doctor, doctor.locator(f".st-key-case_{case_id}_code"), re.compile(r"Clinical trial$"))  # type: ignore[attr-defined]
+    doctor.get_by_label("Rationale (required)").first.fill("Eligible for the CUP trial.")  # type: ignore[attr-defined]
+    doctor.get_by_role("button", name="Record decision").first.click()  # type: ignore[attr-defined]
+    wait_for_app(doctor)
+    doctor.get_by_text("Decision recorded: Clinical trial.").wait_for()  # type: ignore[attr-defined]
     _pick(doctor, f"{key}_others", "Psycho-oncology", many=True)
     _pick(doctor, f"{key}_others", "Dietitian", many=True)
     doctor.get_by_label(re.compile("^Reason \\(a suggested")).fill("New CUP diagnosis; weight loss")  # type: ignore[attr-defined]
@@ -135,3 +122,31 @@ def test_two_referrals_beside_a_decision_followed_up_chased_and_in_the_letter(
     assert "Dietitian: requested" in text
     for page in (doctor, navigator):
         assert page.locator(EXCEPTION).count() == 0  # type: ignore[attr-defined]
+
+    # And the case's FHIR export carries both as ServiceRequests, with their status.
+    from cupboard.models import User
+    from cupboard.permissions import Actor
+    from cupboard.services.context import ServiceContext
+    from cupboard.services.interop import export_case_fhir
+
+    monkeypatch.setenv("CUPBOARD_DEMO", "1")  # the server's demo accounts, as it runs
+    with unit_of_work(server.database_url) as session:
+        user = session.scalars(select(User).where(User.username == "demo-navigator")).one()
+        actor = Actor(user.id, user.username, user.display_name, user.role)
+    bundle = json.loads(
+        export_case_fhir(ServiceContext(server.database_url, actor), case_id).content
+    )
+    requests = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "ServiceRequest"
+        and any(c["system"].endswith("/care-referral") for c in e["resource"]["code"]["coding"])
+    ]
+    # cupboard's own status rides along as an extension (FHIR's own is "active" for both).
+    statuses = sorted(
+        x["valueCoding"]["code"]
+        for r in requests
+        for x in r["extension"]
+        if x["url"].endswith("/care-referral-status")
+    )
+    assert statuses == ["requested", "seen"], requests
