@@ -23,7 +23,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from cupboard.charts.ecog import ecog_figure
-from cupboard.errors import CupboardError, ValidationError
+from cupboard.errors import (
+    CupboardError,
+    PermissionDeniedError,
+    SessionExpiredError,
+    ValidationError,
+)
 from cupboard.guidance import CaseProfile, Guidance, decision_warnings
 from cupboard.knowledge.decisions import (
     DECISION_CODES,
@@ -779,6 +784,11 @@ def _submit(base: str, save: Callable[[dict[str, Any]], str], success_scope: str
     }
     try:
         message = save(values)
+    except (PermissionDeniedError, SessionExpiredError) as error:
+        # The account changed since the form was drawn (demoted, deactivated, idle): the
+        # form may not be drawn again, so the refusal shows where the section's messages
+        # always do.
+        flash(success_scope, "error", str(error))
     except CupboardError as error:
         flash(base, "error", str(error))
     else:

@@ -22,6 +22,7 @@ from cupboard.models import (
     Investigation,
     MdtMeeting,
     Patient,
+    User,
 )
 from cupboard.services import case_record
 from cupboard.services.cases import update_case
@@ -581,3 +582,26 @@ def test_the_workup_marks_what_the_case_now_requires(
     assert marks["Colonoscopy"].startswith("⚠ missing: IHC points to colorectal")
     required = {r.label for r in case_record.workup(contexts["navigator"], case_id) if r.required}
     assert {label for label, mark in marks.items() if mark} == required
+
+
+def test_a_findings_form_saved_after_a_demotion_says_why_nothing_was_saved(
+    seeded: str, open_page: Callable[..., Any]
+) -> None:
+    """The form's callback runs before the page notices the new role, and the form is
+    not drawn again for a viewer: the refusal shows at the top of the findings."""
+    case_id, _ = _queued_case(seeded)
+    before = _count(seeded, IhcResult, case_id)
+    app = open_page("pages/case.py", role="pathologist", query={"case_id": str(case_id)})
+    _open_tab(app, case_id, "Findings & guidance")
+    app.selectbox(key=f"ihc_{case_id}_0_marker").set_value("TTF-1")
+    app.segmented_control(key=f"ihc_{case_id}_0_result").set_value("positive")
+    with unit_of_work(seeded) as session:
+        user = session.scalars(select(User).where(User.username == "test-pathologist")).one()
+        user.role = "viewer"
+    _submit(app, "Save IHC result")
+    assert not app.exception
+    errors = [e.value.replace("\\", "") for e in app.error]
+    assert any("a viewer may not record pathology" in e for e in errors), errors
+    assert _count(seeded, IhcResult, case_id) == before
+    refused = _audit(seeded, "record_pathology", action="refused")
+    assert [e.actor_username for e in refused] == ["test-pathologist"]
