@@ -27,6 +27,7 @@ then the pathway clock (longest on the pathway first).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -345,26 +346,32 @@ def _investigation_item(
     )
 
 
+def _case_item(
+    case: CaseRow, today: dt.date, kind: str, what: str, detail: str, due: dt.date, **ids: int
+) -> WorklistItem:
+    """A worklist item about a case as a whole (not one of its investigations)."""
+    return WorklistItem(
+        kind=kind,
+        case_id=case.case_id,
+        pseudonym=case.pseudonym,
+        navigator_id=case.navigator_id,
+        navigator_name=case.navigator_name,
+        what=what,
+        detail=detail,
+        due_on=due,
+        days_overdue=_days(today, due),
+        pathway_day=_days(today, case.pathway_start),
+        **ids,  # type: ignore[arg-type]
+    )
+
+
 def _case_items(
     case: CaseRow, decisions: Sequence[DecisionRow], today: dt.date, policy: WorklistPolicy
 ) -> list[WorklistItem]:
     items: list[WorklistItem] = []
     pathway_day = _days(today, case.pathway_start)
 
-    def item(kind: str, what: str, detail: str, due: dt.date, **ids: int) -> WorklistItem:
-        return WorklistItem(
-            kind=kind,
-            case_id=case.case_id,
-            pseudonym=case.pseudonym,
-            navigator_id=case.navigator_id,
-            navigator_name=case.navigator_name,
-            what=what,
-            detail=detail,
-            due_on=due,
-            days_overdue=_days(today, due),
-            pathway_day=pathway_day,
-            **ids,  # type: ignore[arg-type]
-        )
+    item = functools.partial(_case_item, case, today)
 
     if not clock_stopped(case, decisions):
         target, why = lead_time_target(case, decisions, policy)
@@ -410,23 +417,7 @@ def _referral_items(
     policy: WorklistPolicy,
 ) -> list[WorklistItem]:
     items: list[WorklistItem] = []
-    pathway_day = _days(today, case.pathway_start)
-
-    def item(kind: str, what: str, detail: str, due: dt.date, **ids: int) -> WorklistItem:
-        return WorklistItem(
-            kind=kind,
-            case_id=case.case_id,
-            pseudonym=case.pseudonym,
-            navigator_id=case.navigator_id,
-            navigator_name=case.navigator_name,
-            what=what,
-            detail=detail,
-            due_on=due,
-            days_overdue=_days(today, due),
-            pathway_day=pathway_day,
-            **ids,  # type: ignore[arg-type]
-        )
-
+    item = functools.partial(_case_item, case, today)
     for referral in referrals:
         # Still only requested: the receiving service has not taken the patient on.
         due = referral.requested_on + dt.timedelta(days=policy.referral_accept_days)
