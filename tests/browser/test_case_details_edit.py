@@ -50,12 +50,16 @@ def test_edit_sites_and_navigator_and_the_worklist_follows(
     page.get_by_role("option", name="Brain", exact=True).click()  # type: ignore[attr-defined]
     wait_for_app(page)
     page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    # The choice stands once the box shows it as a chosen site (its tag), not before.
+    page.get_by_test_id("stMultiSelectTagsContainer").get_by_text("Brain").wait_for()  # type: ignore[attr-defined]
+    wait_for_app(page)
     page.get_by_role("combobox", name="Responsible navigator").click()  # type: ignore[attr-defined]
     page.get_by_role("option", name="Demo Nurse Navigator", exact=True).click()  # type: ignore[attr-defined]
     wait_for_app(page)
     page.get_by_role("button", name="Save case details").click()  # type: ignore[attr-defined]
     wait_for_app(page)
     page.get_by_text("Case details saved.").wait_for()  # type: ignore[attr-defined]
+    wait_for_app(page)
     assert "Brain" in page.inner_text("body")  # type: ignore[attr-defined]
 
     page.get_by_role("link", name="Navigator worklist").click()  # type: ignore[attr-defined]
