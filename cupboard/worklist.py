@@ -330,17 +330,13 @@ def _investigation_item(
         detail = f"reported {reported}, not reviewed"
     if kind is None or due is None:
         return None
-    return WorklistItem(
-        kind=kind,
-        case_id=case.case_id,
-        pseudonym=case.pseudonym,
-        navigator_id=case.navigator_id,
-        navigator_name=case.navigator_name,
-        what=label,
-        detail=detail,
-        due_on=due,
-        days_overdue=_days(today, due),
-        pathway_day=_days(today, case.pathway_start),
+    return _case_item(
+        case,
+        today,
+        kind,
+        label,
+        detail,
+        due,
         investigation_id=row.investigation_id,
         version=row.version,
     )
@@ -349,7 +345,8 @@ def _investigation_item(
 def _case_item(
     case: CaseRow, today: dt.date, kind: str, what: str, detail: str, due: dt.date, **ids: int
 ) -> WorklistItem:
-    """A worklist item about a case as a whole (not one of its investigations)."""
+    """A worklist item about a case; ``ids`` name the investigation, decision or referral
+    it is about, when it is about one."""
     return WorklistItem(
         kind=kind,
         case_id=case.case_id,
