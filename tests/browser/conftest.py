@@ -257,3 +257,29 @@ def sign_in(page: object, username: str, password: str = "demo") -> None:  # noq
     # Signed in once the form is gone (the sign-in reruns the app a second time).
     page.get_by_label("Username").wait_for(state="detached")  # type: ignore[attr-defined]
     wait_for_app(page)
+
+
+# The workup editor's geometry (cupboard/ui/case_panels.WORKUP_COLUMNS): pinned
+# "Investigation" 250 px, "Before MDT" 230 px, then "Status" 120 px; rows of 35 px
+# under a header of 35 px (Streamlit's data grid defaults).
+STATUS_CELL_X = 250 + 230 + 60
+ROW_HEIGHT = 35
+
+
+def edit_workup_status(page: object, row_index: int, status_label: str) -> None:
+    """Set one investigation's status in the case page's workup editor (a canvas grid:
+    double-click the cell, type the option, Enter) and wait for the unsaved-change note."""
+    editor = page.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
+    editor.wait_for()
+    # The editor sits below the fold of a 1000-px-high window when the case page above
+    # it is long: bring it into view before clicking at coordinates inside it.
+    editor.scroll_into_view_if_needed()
+    box = editor.bounding_box()
+    assert box is not None
+    y = box["y"] + ROW_HEIGHT * (row_index + 1) + ROW_HEIGHT / 2
+    page.mouse.dblclick(box["x"] + STATUS_CELL_X, y)  # type: ignore[attr-defined]
+    page.get_by_role("option", name=status_label, exact=True).wait_for()  # type: ignore[attr-defined]
+    page.keyboard.type(status_label)  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    wait_for_app(page)
+    page.get_by_text("1 investigation(s) changed, not saved yet.").wait_for()  # type: ignore[attr-defined]

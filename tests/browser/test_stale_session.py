@@ -19,13 +19,13 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from cupboard.db import unit_of_work
+from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
 from cupboard.models import AuditEvent, Case, EcogObservation, Patient, User
 from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services import case_record
 from cupboard.services.accounts import update_user
 from cupboard.services.context import ServiceContext
-from tests.browser.conftest import AppServer, sign_in, wait_for_app
-from tests.browser.test_workup_edit import ROW_HEIGHT, STATUS_CELL_X
+from tests.browser.conftest import AppServer, edit_workup_status, sign_in, wait_for_app
 from tests.support import investigation_updates
 
 CASE_ID = 1
@@ -137,20 +137,7 @@ def test_a_deactivated_users_workup_save_is_refused_and_signs_them_out(
     page.goto(f"{server.base_url}/case?case_id={case_id}")  # type: ignore[attr-defined]
     wait_for_app(page)
     sign_in(page, "demo-navigator")
-    editor = page.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
-    editor.wait_for()
-    editor.scroll_into_view_if_needed()
-    box = editor.bounding_box()
-    assert box is not None
-    from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
-
-    y = box["y"] + ROW_HEIGHT * (row_index + 1) + ROW_HEIGHT / 2
-    page.mouse.dblclick(box["x"] + STATUS_CELL_X, y)  # type: ignore[attr-defined]
-    page.get_by_role("option", name=INVESTIGATION_STATUS_LABELS[target], exact=True).wait_for()  # type: ignore[attr-defined]
-    page.keyboard.type(INVESTIGATION_STATUS_LABELS[target])  # type: ignore[attr-defined]
-    page.keyboard.press("Enter")  # type: ignore[attr-defined]
-    wait_for_app(page)
-    page.get_by_text("1 investigation(s) changed, not saved yet.").wait_for()  # type: ignore[attr-defined]
+    edit_workup_status(page, row_index, INVESTIGATION_STATUS_LABELS[target])
 
     # The administrator deactivates the account while the edit is on screen.
     _change_account(url, "demo-navigator", is_active=False)

@@ -13,15 +13,9 @@ from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
 from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services import case_record
 from cupboard.services.context import ServiceContext
-from tests.browser.conftest import AppServer, sign_in, wait_for_app
+from tests.browser.conftest import AppServer, edit_workup_status, sign_in, wait_for_app
 from tests.browser.test_mdt_flow import SCREENSHOTS
 from tests.support import investigation_updates
-
-# The workup editor's geometry (cupboard/ui/case_panels.WORKUP_COLUMNS): pinned
-# "Investigation" 250 px, "Before MDT" 230 px, then "Status" 120 px; rows of 35 px
-# under a header of 35 px (Streamlit's data grid defaults).
-STATUS_CELL_X = 250 + 230 + 60
-ROW_HEIGHT = 35
 
 
 def test_navigator_changes_a_status_in_the_workup_and_saves_it(
@@ -44,22 +38,7 @@ def test_navigator_changes_a_status_in_the_workup_and_saves_it(
     wait_for_app(page)
     sign_in(page, "demo-navigator")
     page.get_by_role("heading", name=re.compile(r"^Case CUP-")).wait_for()  # type: ignore[attr-defined]
-    editor = page.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
-    editor.wait_for()
-    # The editor sits below the fold of a 1000-px-high window when the case page above
-    # it is long: bring it into view before clicking at coordinates inside it.
-    editor.scroll_into_view_if_needed()
-    box = editor.bounding_box()
-    assert box is not None
-
-    # The status cell of that investigation: open its editor, choose, confirm.
-    y = box["y"] + ROW_HEIGHT * (row_index + 1) + ROW_HEIGHT / 2
-    page.mouse.dblclick(box["x"] + STATUS_CELL_X, y)  # type: ignore[attr-defined]
-    page.get_by_role("option", name=INVESTIGATION_STATUS_LABELS[target], exact=True).wait_for()  # type: ignore[attr-defined]
-    page.keyboard.type(INVESTIGATION_STATUS_LABELS[target])  # type: ignore[attr-defined]
-    page.keyboard.press("Enter")  # type: ignore[attr-defined]
-    wait_for_app(page)
-    page.get_by_text("1 investigation(s) changed, not saved yet.").wait_for()  # type: ignore[attr-defined]
+    edit_workup_status(page, row_index, INVESTIGATION_STATUS_LABELS[target])
 
     page.get_by_role("button", name="Save workup changes").click()  # type: ignore[attr-defined]
     wait_for_app(page)

@@ -10,8 +10,7 @@ from cupboard.knowledge.investigations import INVESTIGATION_STATUS_LABELS
 from cupboard.permissions import SYSTEM_ACTOR
 from cupboard.services import case_record
 from cupboard.services.context import ServiceContext
-from tests.browser.conftest import AppServer, sign_in, wait_for_app
-from tests.browser.test_workup_edit import ROW_HEIGHT, STATUS_CELL_X
+from tests.browser.conftest import AppServer, edit_workup_status, sign_in, wait_for_app
 
 
 def _missing_metric(page: object) -> str:
@@ -39,19 +38,7 @@ def test_the_header_counts_the_workup_just_saved(
     sign_in(page, "demo-navigator")
     page.get_by_role("heading", name=re.compile(r"^Case CUP-")).wait_for()  # type: ignore[attr-defined]
     assert _missing_metric(page) == str(missing)
-    editor = page.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
-    editor.wait_for()
-    editor.scroll_into_view_if_needed()
-    box = editor.bounding_box()
-    assert box is not None
-    y = box["y"] + ROW_HEIGHT * (row_index + 1) + ROW_HEIGHT / 2
-    page.mouse.dblclick(box["x"] + STATUS_CELL_X, y)  # type: ignore[attr-defined]
-    declined = INVESTIGATION_STATUS_LABELS["declined"]
-    page.get_by_role("option", name=declined, exact=True).wait_for()  # type: ignore[attr-defined]
-    page.keyboard.type(declined)  # type: ignore[attr-defined]
-    page.keyboard.press("Enter")  # type: ignore[attr-defined]
-    wait_for_app(page)
-    page.get_by_text("1 investigation(s) changed, not saved yet.").wait_for()  # type: ignore[attr-defined]
+    edit_workup_status(page, row_index, INVESTIGATION_STATUS_LABELS["declined"])
     page.get_by_role("button", name="Save workup changes").click()  # type: ignore[attr-defined]
     wait_for_app(page)
     page.get_by_text(f"Saved: {row.label}.").wait_for()  # type: ignore[attr-defined]
